@@ -1,0 +1,1 @@
+#include "heed/base/rng.h"
