@@ -1,0 +1,25 @@
+// heed: one entry point, one file per subcommand.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "heed/base/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"heed: attention models from zero, in C++ (build, pretrain, fine-tune, inspect, run)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "heed 0.1.0");
+  heed::cli::register_demo(app);
+  heed::cli::register_inspect_env(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const heed::Error& e) {
+    std::fprintf(stderr, "heed: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "heed: unexpected error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
