@@ -2,6 +2,8 @@
 // i32/i64 hold ids; u8 holds boolean masks.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

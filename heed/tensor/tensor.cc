@@ -55,14 +55,25 @@ static std::shared_ptr<TensorImpl> make_impl(std::shared_ptr<Storage> st, const 
   return impl;
 }
 
+// Number of elements, or an error when a dim is negative or the product overflows.
+static int64_t checked_numel(const Shape& shape, const char* op) {
+  int64_t n = 1;
+  for (auto d : shape) {
+    HEED_CHECK(d >= 0, "{}: negative size in shape {}", op, shape);
+    HEED_CHECK(!__builtin_mul_overflow(n, d, &n) && n <= (int64_t(1) << 48),
+               "{}: shape {} is too large", op, shape);
+  }
+  return n;
+}
+
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
-  for (auto d : shape) HEED_CHECK(d >= 0, "empty: negative size in shape {}", shape);
+  checked_numel(shape, "empty");
   return Tensor(make_impl(Storage::allocate(size_t(shape.numel()) * dtype_size(dtype)), shape,
                           dtype, 0));
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype) {
-  for (auto d : shape) HEED_CHECK(d >= 0, "zeros: negative size in shape {}", shape);
+  checked_numel(shape, "zeros");
   return Tensor(make_impl(Storage::allocate(size_t(shape.numel()) * dtype_size(dtype), true),
                           shape, dtype, 0));
 }
@@ -255,6 +266,7 @@ void Tensor::copy_(const Tensor& src) {
 
 void Tensor::fill_(float value) {
   HEED_CHECK(dtype() == DType::F32, "fill_: only f32 tensors, got {}", dtype());
+  HEED_CHECK(storage()->writable(), "fill_: tensor is read-only (memory-mapped) storage");
   float* base = static_cast<float*>(storage()->data()) + offset();
   for_each_strided(shape(), strides(), [&](int64_t, int64_t s) { base[s] = value; });
 }
