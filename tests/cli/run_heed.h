@@ -1,0 +1,59 @@
+// Runs the heed binary with a shell command line and captures its exit status, stdout
+// and stderr (through files in a per-test temporary folder).
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace heed::cli_test {
+
+struct HeedRun {
+  int status;  // exit code
+  std::string out, err;
+};
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline void spit(const std::filesystem::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary);
+  out << bytes;
+}
+
+// The folder of the running test; test_dir() empties it first.
+inline std::filesystem::path test_path() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return std::filesystem::temp_directory_path() /
+         (std::string("heed_cli_") + info->test_suite_name() + "_" + info->name());
+}
+inline std::filesystem::path test_dir() {
+  const auto dir = test_path();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// `heed ARGS < stdin_file`; stdin_file empty: no input.
+inline HeedRun run_heed(const std::string& args, const std::filesystem::path& stdin_file = {}) {
+  const auto dir = test_path() / "run";
+  std::filesystem::create_directories(dir);
+  const auto out = dir / "stdout", err = dir / "stderr";
+  const std::string cmd = "OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} '" + std::string(HEED_BIN) + "' " +
+                          args + " < '" +
+                          (stdin_file.empty() ? std::string("/dev/null") : stdin_file.string()) +
+                          "' > '" + out.string() + "' 2> '" + err.string() + "'";
+  const int rc = std::system(cmd.c_str());
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(out), slurp(err)};
+}
+
+}  // namespace heed::cli_test
