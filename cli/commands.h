@@ -8,5 +8,13 @@ namespace heed::cli {
 
 void register_demo(CLI::App& app);
 void register_inspect_env(CLI::App& app);
+void register_forward(CLI::App& app);
+void register_inspect(CLI::App& app);
+void register_embed(CLI::App& app);
+void register_tokenize(CLI::App& app);
+void register_vocab(CLI::App& app);
+void register_report(CLI::App& app);
+void register_attention(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace heed::cli

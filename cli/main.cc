@@ -10,6 +10,14 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "heed 0.1.0");
   heed::cli::register_demo(app);
   heed::cli::register_inspect_env(app);
+  heed::cli::register_forward(app);
+  heed::cli::register_inspect(app);
+  heed::cli::register_embed(app);
+  heed::cli::register_tokenize(app);
+  heed::cli::register_vocab(app);
+  heed::cli::register_report(app);
+  heed::cli::register_attention(app);
+  heed::cli::register_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,7 +15,12 @@ PKGS=(
   libutf8proc-dev       # Unicode (tokenizer)
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev      # Google Benchmark
+  chromium              # headless browser for the page tests (tests/browser)
+  nodejs                # runs the page tests (playwright-core from npm)
 )
+# npm: Debian's package, unless an npm is already on PATH (NodeSource's nodejs bundles one,
+# and Debian's npm package would conflict with it).
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 DEV_PKGS=(python3-torch python3-numpy)
 if [[ "${1:-}" == "--dev" ]]; then PKGS+=("${DEV_PKGS[@]}"); fi
 

@@ -1,0 +1,43 @@
+// heed bench: BERT inference / training-step throughput on random weights.
+//   heed bench --model-config base --batch 8 --seq 128 --mode infer --dtype bf16 --iters 20
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "heed/perf/bert_bench.h"
+
+namespace heed::cli {
+
+void register_bench(CLI::App& app) {
+  struct Opts {
+    perf::BertBenchOptions o;
+    std::string mode = "infer", dtype = "f32";
+    bool json = false;
+  };
+  auto opts = std::make_shared<Opts>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Time BERT inference or a training step on random weights (see heed/perf/bert_bench.h for the FLOP formula)");
+  cmd->add_option("--model-config", opts->o.model_config,
+                  "base (bert-base-uncased), mini (bert_uncased_L-4_H-256_A-4) or a model directory")
+      ->capture_default_str();
+  cmd->add_option("--batch", opts->o.batch, "batch size")->capture_default_str();
+  cmd->add_option("--seq", opts->o.seq, "sequence length")->capture_default_str();
+  cmd->add_option("--mode", opts->mode, "infer | train")
+      ->check(CLI::IsMember({"infer", "train"}))
+      ->capture_default_str();
+  cmd->add_option("--dtype", opts->dtype, "f32 | bf16 | int8 (inference)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
+      ->capture_default_str();
+  cmd->add_option("--threads", opts->o.threads, "threads (0: OMP_NUM_THREADS or all cores)")
+      ->capture_default_str();
+  cmd->add_option("--iters", opts->o.iters, "timed iterations")->capture_default_str();
+  cmd->add_option("--warmup", opts->o.warmup, "untimed iterations first")->capture_default_str();
+  cmd->add_flag("--json", opts->json, "print one JSON object on the last line");
+  cmd->callback([opts] {
+    opts->o.mode = opts->mode == "train" ? perf::BenchMode::Train : perf::BenchMode::Infer;
+    opts->o.precision = infer::parse_precision(opts->dtype);
+    const perf::BertBenchResult r = perf::run_bert_bench(opts->o);
+    std::fputs(perf::format_bench(opts->o, r, opts->json).c_str(), stdout);
+  });
+}
+
+}  // namespace heed::cli
