@@ -45,6 +45,25 @@ Tensor expand_back(const Tensor& g, const Shape& shape, int64_t dim, float facto
   return out;
 }
 
+// For each (outer, inner) position: the max along dim (into best, if given) and the
+// index of its first occurrence (into arg). A NaN wins, as in torch.max.
+void argmax_along(const float* px, const Split3& p, float* best_out, int64_t* arg) {
+  for (int64_t a = 0; a < p.outer; ++a)
+    for (int64_t c = 0; c < p.inner; ++c) {
+      float best = px[a * p.n * p.inner + c];
+      int64_t bi = 0;
+      for (int64_t i = 1; i < p.n; ++i) {
+        const float v = px[(a * p.n + i) * p.inner + c];
+        if (v > best || (v != v && best == best)) {
+          best = v;
+          bi = i;
+        }
+      }
+      if (best_out) best_out[a * p.inner + c] = best;
+      arg[a * p.inner + c] = bi;
+    }
+}
+
 struct SumAllBackward : Node {
   Shape in_shape;
   float factor = 1.0f;
@@ -146,22 +165,7 @@ Tensor max(const Tensor& x, int64_t dim, bool keepdim) {
   const auto p = split3(x.shape(), dim);
   Tensor out = Tensor::empty(reduced_shape(x.shape(), dim, keepdim));
   std::vector<int64_t> arg(static_cast<size_t>(p.outer * p.inner), 0);
-  const float* px = xc.data<float>();
-  float* o = out.data<float>();
-  for (int64_t a = 0; a < p.outer; ++a)
-    for (int64_t c = 0; c < p.inner; ++c) {
-      float best = px[a * p.n * p.inner + c];
-      int64_t bi = 0;
-      for (int64_t i = 1; i < p.n; ++i) {
-        const float v = px[(a * p.n + i) * p.inner + c];
-        if (v > best || (v != v && best == best)) {
-          best = v;
-          bi = i;
-        }
-      }
-      o[a * p.inner + c] = best;
-      arg[size_t(a * p.inner + c)] = bi;
-    }
+  argmax_along(xc.data<float>(), p, out.data<float>(), arg.data());
   if (autograd::needs_grad({x})) {
     auto n = std::make_shared<MaxBackward>();
     n->in_shape = x.shape();
@@ -178,21 +182,7 @@ Tensor argmax(const Tensor& x, int64_t dim) {
   const Tensor xc = x.contiguous().to(DType::F32);
   const auto p = split3(x.shape(), dim);
   Tensor out = Tensor::empty(reduced_shape(x.shape(), dim, false), DType::I64);
-  const float* px = xc.data<float>();
-  int64_t* o = out.data<int64_t>();
-  for (int64_t a = 0; a < p.outer; ++a)
-    for (int64_t c = 0; c < p.inner; ++c) {
-      float best = px[a * p.n * p.inner + c];
-      int64_t bi = 0;
-      for (int64_t i = 1; i < p.n; ++i) {
-        const float v = px[(a * p.n + i) * p.inner + c];
-        if (v > best) {
-          best = v;
-          bi = i;
-        }
-      }
-      o[a * p.inner + c] = bi;
-    }
+  argmax_along(xc.data<float>(), p, nullptr, out.data<int64_t>());
   return out;
 }
 
