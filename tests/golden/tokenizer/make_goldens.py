@@ -3,7 +3,7 @@
     python3 tests/golden/tokenizer/make_goldens.py [--corpus-dir DIR] [--lines N]
 
 Needs node + `npm ci` in tools/tokenizer_ref, python3 (standard library only), and the
-en_pretrain corpus (default: ../shared/data/en_pretrain, only to *make* the goldens; the
+en_pretrain corpus (given with --corpus-dir, only to *make* the goldens; the
 texts are copied into corpus.jsonl.gz, so tests never read the corpus).
 
 For every case and both configurations (uncased = bert-base-uncased defaults; cased =
@@ -114,7 +114,8 @@ def compact(record, keep_decoded):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus-dir", default=os.path.join(ROOT, "..", "shared", "data", "en_pretrain"))
+    ap.add_argument("--corpus-dir", required=True,
+                    help="folder of the en_pretrain corpus (*.txt + manifest.csv); the text used is stored in the golden")
     ap.add_argument("--lines", type=int, default=20000)
     args = ap.parse_args()
     vocab = load_vocab(VOCAB)
