@@ -13,6 +13,7 @@ void register_inspect(CLI::App& app);
 void register_embed(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_vocab(CLI::App& app);
+void register_pretrain(CLI::App& app);
 void register_report(CLI::App& app);
 void register_attention(CLI::App& app);
 void register_bench(CLI::App& app);

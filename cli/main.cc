@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   heed::cli::register_embed(app);
   heed::cli::register_tokenize(app);
   heed::cli::register_vocab(app);
+  heed::cli::register_pretrain(app);
   heed::cli::register_report(app);
   heed::cli::register_attention(app);
   heed::cli::register_bench(app);

@@ -13,6 +13,7 @@ PKGS=(
   nlohmann-json3-dev    # JSON
   libcli11-dev          # command line
   libutf8proc-dev       # Unicode (tokenizer)
+  liblzma-dev           # .xz corpora (the bundled pretraining text)
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev      # Google Benchmark
   chromium              # headless browser for the page tests (tests/browser)

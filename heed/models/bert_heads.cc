@@ -37,6 +37,27 @@ Tensor bce_with_logits(const Tensor& x, const Tensor& y) {
 
 Tensor labels_i64(const Tensor& t) { return t.to(DType::I64); }
 
+// BertInputs::sparse_mlm: rows of h (B, T, C) at the positions whose label is not -100,
+// as (M, C), and those labels (M). The gather is an embedding lookup over the flattened
+// rows, so gradients scatter back to h.
+std::pair<Tensor, Tensor> gather_labelled(const Tensor& h, const Tensor& labels) {
+  const std::vector<int64_t> lab = labels.to_ids();
+  HEED_CHECK(int64_t(lab.size()) == h.size(0) * h.size(1),
+             "labels shape {} does not match the hidden states {}", labels.shape(),
+             h.shape());
+  std::vector<int64_t> rows, kept;
+  for (size_t i = 0; i < lab.size(); ++i)
+    if (lab[i] != -100) {
+      rows.push_back(int64_t(i));
+      kept.push_back(lab[i]);
+    }
+  const int64_t M = int64_t(rows.size());
+  HEED_CHECK(M > 0, "sparse MLM loss: no labelled position in the batch (every label is -100)");
+  const Tensor flat = ops::reshape(h, Shape{-1, h.size(2)});
+  return {ops::embedding(flat, Tensor::from_vector(rows, Shape{M})),
+          Tensor::from_vector(kept, Shape{M})};
+}
+
 }  // namespace
 
 // ---- cls.predictions ----------------------------------------------------------------
@@ -93,10 +114,17 @@ std::vector<std::pair<std::string, std::string>> BertForPreTraining::tied_weight
 BertOutput BertForPreTraining::forward(const BertInputs& in) const {
   BertOutput base = bert_->forward(in);
   BertOutput out;
-  out.prediction_logits = lm_->forward(base.last_hidden_state);        // (B, T, V)
+  Tensor mlm_labels = in.labels.defined() ? labels_i64(in.labels) : Tensor();
+  if (in.sparse_mlm && mlm_labels.defined()) {
+    auto [rows, kept] = gather_labelled(base.last_hidden_state, mlm_labels);
+    out.prediction_logits = lm_->forward(rows);  // (M, V)
+    mlm_labels = kept;
+  } else {
+    out.prediction_logits = lm_->forward(base.last_hidden_state);  // (B, T, V)
+  }
   out.seq_relationship_logits = nsp_->forward(base.pooler_output);     // (B, 2)
   if (in.labels.defined() && in.next_sentence_label.defined()) {
-    const Tensor mlm = ops::cross_entropy(out.prediction_logits, labels_i64(in.labels));
+    const Tensor mlm = ops::cross_entropy(out.prediction_logits, mlm_labels);
     const Tensor nsp =
         ops::cross_entropy(out.seq_relationship_logits,
                            ops::reshape(labels_i64(in.next_sentence_label), Shape{-1}));
@@ -123,8 +151,14 @@ std::vector<std::pair<std::string, std::string>> BertForMaskedLM::tied_weights()
 BertOutput BertForMaskedLM::forward(const BertInputs& in) const {
   BertOutput base = bert_->forward(in);
   BertOutput out;
-  out.logits = lm_->forward(base.last_hidden_state);  // (B, T, V)
-  if (in.labels.defined()) out.loss = ops::cross_entropy(out.logits, labels_i64(in.labels));
+  if (in.sparse_mlm && in.labels.defined()) {
+    auto [rows, kept] = gather_labelled(base.last_hidden_state, labels_i64(in.labels));
+    out.logits = lm_->forward(rows);  // (M, V)
+    out.loss = ops::cross_entropy(out.logits, kept);
+  } else {
+    out.logits = lm_->forward(base.last_hidden_state);  // (B, T, V)
+    if (in.labels.defined()) out.loss = ops::cross_entropy(out.logits, labels_i64(in.labels));
+  }
   out.hidden_states = std::move(base.hidden_states);
   out.attentions = std::move(base.attentions);
   return out;

@@ -39,6 +39,12 @@ struct BertInputs {
   Tensor labels{};               // MLM (B, T) (-100 = ignore); sequence (B,) or (B, L); token (B, T)
   Tensor next_sentence_label{};  // (B,) pretraining: 0 = B follows A, 1 = random
   Tensor start_positions{}, end_positions{};  // (B,) question answering
+  // MLM heads (BertForPreTraining, BertForMaskedLM) with labels: run the LM head only on
+  // the labelled positions (gathered first), as NVIDIA's and Megatron's BERT pretraining
+  // do. The loss is the same (the mean CE over labelled tokens); the head's (V x C) GEMM
+  // shrinks by the masking rate (~15%). The MLM logits output is then (M, V) over the
+  // M labelled positions in row-major order, instead of (B, T, V).
+  bool sparse_mlm = false;
   bool output_hidden_states = false;
   bool output_attentions = false;
 };

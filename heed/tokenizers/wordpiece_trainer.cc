@@ -1,5 +1,7 @@
 #include "heed/tokenizers/wordpiece_trainer.h"
 
+#include "heed/base/text_reader.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -143,19 +145,16 @@ void WordCounter::add_texts(std::span<const std::string_view> texts) {
 }
 
 void WordCounter::add_file(const std::string& path, const std::function<void(int64_t)>& on_bytes) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  HEED_CHECK(f != nullptr, "{}: cannot open: {}", path, std::strerror(errno));
+  TextReader f(path);  // .xz is decompressed on the fly
   std::string buf;
   std::vector<std::string_view> lines;
   size_t filled = 0;  // bytes of buf holding data (the tail of the previous chunk first)
-  int64_t consumed = 0;
   bool eof = false;
   while (!eof) {
     if (buf.size() < filled + kChunkBytes) buf.resize(filled + kChunkBytes);
-    const size_t got = std::fread(buf.data() + filled, 1, buf.size() - filled, f.get());
-    HEED_CHECK(!std::ferror(f.get()), "{}: read failed: {}", path, std::strerror(errno));
+    const size_t got = f.read(buf.data() + filled, buf.size() - filled);
     filled += got;
-    eof = got == 0 || std::feof(f.get());
+    eof = got == 0;
     // Count whole lines only; the partial last line waits for the next chunk.
     const std::string_view data(buf.data(), filled);
     size_t cut = eof ? filled : data.rfind('\n') + 1;  // npos + 1 == 0: no full line yet
@@ -167,10 +166,9 @@ void WordCounter::add_file(const std::string& path, const std::function<void(int
       i = j + 1;
     }
     add_texts(lines);
-    consumed += int64_t(cut);
     buf.erase(0, cut);
     filled -= cut;
-    if (on_bytes) on_bytes(consumed);
+    if (on_bytes) on_bytes(f.file_bytes_read());
   }
 }
 

@@ -1,5 +1,7 @@
 #include "heed/train/text_corpus.h"
 
+#include "heed/base/text_reader.h"
+
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -155,13 +157,11 @@ CorpusSplits load_text_corpus(const std::vector<std::string>& files, const Token
 
   for (const auto& f : files) {
     file = f;
-    std::ifstream in(f, std::ios::binary);
-    HEED_CHECK(in.good(), "{}: cannot open", f);
+    TextReader in(f);  // .xz is decompressed on the fly
     std::string raw;
     int64_t line = 0;
-    while (std::getline(in, raw)) {
+    while (in.getline(raw)) {
       ++line;
-      bytes_done += int64_t(raw.size()) + 1;
       const std::string_view s = strip(raw);
       if (s.empty()) {
         // Empty lines are document delimiters (create_pretraining_data.py).
@@ -180,9 +180,9 @@ CorpusSplits load_text_corpus(const std::vector<std::string>& files, const Token
         pending.push_back({std::string(s), line, doc});
       }
       doc_has_lines = true;
-      if ((line & 1023) == 0) bar.update(bytes_done);
+      if ((line & 1023) == 0) bar.update(bytes_done + in.file_bytes_read());
     }
-    HEED_CHECK(in.eof(), "{}: read error after line {}", f, line);
+    bytes_done += in.file_bytes_read();
     // Each file starts a new document.
     if (doc_has_lines) ++doc;
     doc_has_lines = false;
