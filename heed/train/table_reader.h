@@ -24,7 +24,7 @@ struct TableReaderConfig {
 };
 
 struct TableRow {
-  std::string text, text_pair, label;  // JSON numbers/bools in a label become their JSON text
+  std::string text{}, text_pair{}, label{};  // JSON numbers/bools in a label become their JSON text
   int64_t line = 0;                    // 1-based physical line where the record starts
 };
 

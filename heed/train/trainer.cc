@@ -61,6 +61,7 @@ json config_json(const TrainerConfig& c) {
           {"save_every", c.save_every},
           {"log_every", c.log_every},
           {"out_dir", c.out_dir},
+          {"checkpoint_dir", c.checkpoint_dir},
           {"seed", c.seed},
           {"keep_last_n", c.keep_last_n}};
 }
@@ -116,6 +117,10 @@ Trainer::~Trainer() = default;
 
 std::string Trainer::metrics_path() const {
   return (std::filesystem::path(cfg_.out_dir) / "metrics.jsonl").string();
+}
+
+const std::string& Trainer::checkpoint_dir() const {
+  return cfg_.checkpoint_dir.empty() ? cfg_.out_dir : cfg_.checkpoint_dir;
 }
 
 void Trainer::append_record(const std::string& line) {
@@ -188,6 +193,7 @@ std::string Trainer::state_json() const {
                 {"seconds", win_.seconds},
                 {"metric_sums", sums}}},
               {"log_history", hist},
+              {"eval_hook", hook_ ? hook_->state() : json(nullptr)},
               {"config", config_json(cfg_)}}
       .dump(1);
 }
@@ -205,8 +211,8 @@ std::string Trainer::save() {
     }
   c.optimizer_step = opt_->step_count();
   c.trainer_state_json = state_json();
-  last_saved_ = save_checkpoint(cfg_.out_dir, step_, c);
-  prune_checkpoints(cfg_.out_dir, cfg_.keep_last_n);
+  last_saved_ = save_checkpoint(checkpoint_dir(), step_, c);
+  prune_checkpoints(checkpoint_dir(), cfg_.keep_last_n);
   return last_saved_;
 }
 
@@ -264,6 +270,14 @@ void Trainer::resume(const std::string& dir) {
       win_.metric_sums[key] = v.get<double>();
     history_.clear();
     for (const auto& h : st.at("log_history")) history_.push_back(h.dump());
+    if (hook_) {
+      const auto it = st.find("eval_hook");
+      HEED_CHECK(it != st.end() && !it->is_null(),
+                 "{}: no eval-hook state (early stopping / best model): the checkpoint was saved "
+                 "by a run without one",
+                 state_path);
+      hook_->restore(*it);
+    }
     const json& saved_cfg = st.at("config");
     if (cfg_.max_steps > 0 && cfg_.max_steps != total_steps_)
       std::fprintf(stderr,
@@ -292,7 +306,7 @@ void Trainer::resume(const std::string& dir) {
 
 bool Trainer::resume_latest() {
   HEED_CHECK(!cfg_.out_dir.empty(), "Trainer::resume_latest: no out_dir configured");
-  const CheckpointScan s = scan_checkpoints(cfg_.out_dir);
+  const CheckpointScan s = scan_checkpoints(checkpoint_dir());
   if (!s.message.empty()) std::fprintf(stderr, "trainer: %s", s.message.c_str());
   if (s.latest.empty()) return false;
   std::fprintf(stderr, "trainer: resuming from %s (step %lld)\n", s.latest.c_str(),
@@ -325,6 +339,7 @@ std::map<std::string, double> Trainer::run_eval() {
   json rec = {{"type", "eval"}, {"step", step_}, {"elapsed", elapsed_before_}};
   for (const auto& [k, v] : m) rec[k] = finite_or_null(v);
   append_record(rec.dump());
+  if (hook_) hook_->after_eval(step_, m);
   return m;
 }
 
@@ -356,6 +371,10 @@ TrainResult Trainer::train() {
     }
     if (budget_s > 0 && elapsed_before_ >= budget_s) {
       r.stop_reason = "time budget";
+      break;
+    }
+    if (hook_ && hook_->should_stop()) {
+      r.stop_reason = "early stopping";
       break;
     }
     const auto t_step = Clock::now();

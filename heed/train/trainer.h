@@ -45,6 +45,7 @@ struct TrainerConfig {
   int64_t save_every = 0;      // steps; 0 = only at the end
   int64_t log_every = 10;      // steps between metrics.jsonl records
   std::string out_dir{};       // checkpoints and metrics.jsonl; "" = save nothing
+  std::string checkpoint_dir{};  // where checkpoints go instead of out_dir ("" = out_dir)
   uint64_t seed = 0;           // for the model's dropout generator if it has none
   int64_t keep_last_n = 3;     // complete checkpoints kept; 0 = all
   bool progress = true;
@@ -62,10 +63,23 @@ using LossFn = std::function<StepOutput(const Batch&)>;
 // Runs in eval mode with gradients off; returns named metrics (e.g. {"loss", "accuracy"}).
 using EvalFn = std::function<std::map<std::string, double>()>;
 
+// Sees every evaluation's metrics (after its metrics.jsonl record), e.g. to keep the best
+// model and stop early (heed/train/early_stopping.h). Its state goes into every
+// checkpoint and comes back on resume, so a resumed run decides exactly as an
+// uninterrupted one. Once should_stop() is true, train() saves and returns.
+class EvalHook {
+ public:
+  virtual ~EvalHook() = default;
+  virtual void after_eval(int64_t step, const std::map<std::string, double>& metrics) = 0;
+  virtual bool should_stop() const = 0;
+  virtual nlohmann::json state() const = 0;
+  virtual void restore(const nlohmann::json& state) = 0;
+};
+
 struct TrainResult {
   int64_t steps = 0;         // optimizer steps done in total (including before a resume)
   bool interrupted = false;  // stopped by SIGINT/SIGTERM
-  std::string stop_reason;   // "max_steps", "time budget", "SIGINT", "SIGTERM"
+  std::string stop_reason;   // "max_steps", "time budget", "early stopping", "SIGINT", "SIGTERM"
   std::string last_checkpoint;
   std::map<std::string, double> last_eval;
 };
@@ -76,6 +90,9 @@ class Trainer {
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
+
+  // Not owned; must outlive the trainer. Set it before resume() so its state is restored.
+  void set_eval_hook(EvalHook* hook) { hook_ = hook; }
 
   // Restores everything from a checkpoint directory (errors if it is incomplete).
   void resume(const std::string& checkpoint_dir);
@@ -100,12 +117,14 @@ class Trainer {
   void append_record(const std::string& json_line);
   std::string state_json() const;
   std::string metrics_path() const;
+  const std::string& checkpoint_dir() const;
 
   nn::Module& model_;
   LossFn loss_;
   DataSource& data_;
   TrainerConfig cfg_;
   EvalFn eval_;
+  EvalHook* hook_ = nullptr;
   std::unique_ptr<AdamW> opt_;
   std::vector<Tensor> params_;
   int64_t step_ = 0, total_steps_ = 0, warmup_steps_ = 0;

@@ -1,0 +1,233 @@
+#include "heed/tasks/text_classification.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "heed/autograd/node.h"
+#include "heed/base/error.h"
+#include "heed/models/bert_pretrained.h"
+#include "heed/tasks/text_batches.h"
+
+namespace heed::tasks {
+
+using nlohmann::json;
+
+namespace {
+
+// The shortest decimal that reads back as the float ("0.91", not 0.9100000262260437).
+double tidy(float v) { return std::stod(fmt::format("{}", v)); }
+
+json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+}  // namespace
+
+int64_t clamp_max_seq_length(int64_t requested, const models::BertConfig& cfg, const char* who) {
+  HEED_CHECK(requested >= 3, "{}: max_seq_length must be at least 3 ([CLS] x [SEP]), got {}", who,
+             requested);
+  if (requested <= cfg.max_position_embeddings) return requested;
+  // As run_glue.py: min(max_seq_length, the model's limit), with a warning.
+  std::fprintf(stderr, "%s: max_seq_length %lld exceeds the model's max_position_embeddings %lld; using %lld\n",
+               who, static_cast<long long>(requested),
+               static_cast<long long>(cfg.max_position_embeddings),
+               static_cast<long long>(cfg.max_position_embeddings));
+  return cfg.max_position_embeddings;
+}
+
+std::vector<float> classifier_logits(const models::BertPreTrainedModel& model,
+                                     const std::vector<TextExample>& examples, int32_t pad_id,
+                                     int64_t batch_size) {
+  HEED_CHECK(batch_size >= 1, "batch size must be >= 1, got {}", batch_size);
+  const int64_t N = int64_t(examples.size()), L = model.config().num_labels;
+  std::vector<float> out(size_t(N * L));
+  // Longest first, so a batch holds examples of similar length and the first batch
+  // shows the peak memory at once.
+  std::vector<int64_t> order(static_cast<size_t>(N));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return examples[size_t(a)].input_ids.size() > examples[size_t(b)].input_ids.size();
+  });
+  autograd::NoGradGuard no_grad;
+  for (int64_t s = 0; s < N; s += batch_size) {
+    const std::span<const int64_t> rows(order.data() + s, size_t(std::min(batch_size, N - s)));
+    const train::Batch b = collate_text(examples, rows, pad_id, TextTask::Classify, false);
+    const models::BertOutput o = model.forward({.input_ids = b.at("input_ids"),
+                                                .attention_mask = b.at("attention_mask"),
+                                                .token_type_ids = b.at("token_type_ids")});
+    const std::vector<float> logits = o.logits.to_vector();  // (B, L)
+    for (size_t i = 0; i < rows.size(); ++i)
+      std::copy_n(logits.begin() + int64_t(i) * L, L, out.begin() + rows[i] * L);
+  }
+  return out;
+}
+
+json TextEvaluation::to_json() const {
+  json j = task == TextTask::Classify ? classification.to_json() : regression.to_json();
+  j["loss"] = finite_or_null(loss);
+  return j;
+}
+
+std::map<std::string, double> TextEvaluation::metrics() const {
+  if (task == TextTask::Classify)
+    return {{"accuracy", classification.accuracy},
+            {"macro_f1", classification.macro_f1},
+            {"loss", loss}};
+  return {{"mse", regression.mse},
+          {"pearson", regression.pearson},
+          {"spearman", regression.spearman},
+          {"loss", loss}};
+}
+
+TextEvaluation score_logits(const std::vector<float>& logits,
+                            const std::vector<TextExample>& examples, TextTask task,
+                            const std::vector<std::string>& labels) {
+  const size_t N = examples.size();
+  HEED_CHECK(N > 0, "score_logits: no examples");
+  HEED_CHECK(logits.size() % N == 0, "score_logits: {} logits for {} examples", logits.size(), N);
+  const size_t L = logits.size() / N;
+  TextEvaluation e;
+  e.task = task;
+  double loss = 0.0;
+  if (task == TextTask::Classify) {
+    HEED_CHECK(labels.size() == L, "score_logits: {} label names for {} classes", labels.size(), L);
+    std::vector<int64_t> gold(N), pred(N);
+    for (size_t i = 0; i < N; ++i) {
+      const float* z = logits.data() + i * L;
+      const size_t best = size_t(std::max_element(z, z + L) - z);
+      double sum = 0.0;
+      for (size_t c = 0; c < L; ++c) sum += std::exp(double(z[c]) - double(z[best]));
+      const int64_t y = examples[i].label;
+      HEED_CHECK(y >= 0 && y < int64_t(L), "score_logits: example {} has label {} of {} classes",
+                 i, y, L);
+      loss += std::log(sum) - (double(z[y]) - double(z[best]));  // -log softmax(z)[y]
+      gold[i] = y;
+      pred[i] = int64_t(best);
+    }
+    e.classification = train::classification_report(gold, pred, int64_t(L), labels);
+  } else {
+    HEED_CHECK(L == 1, "score_logits: regression needs one output, the model has {}", L);
+    std::vector<double> gold(N), pred(N);
+    for (size_t i = 0; i < N; ++i) {
+      gold[i] = examples[i].value;
+      pred[i] = logits[i];
+      loss += (pred[i] - gold[i]) * (pred[i] - gold[i]);
+    }
+    e.regression = train::regression_report(gold, pred);
+  }
+  e.loss = loss / double(N);
+  return e;
+}
+
+TextClassifier TextClassifier::load(const std::string& dir) {
+  models::BertLoadResult r = models::bert_from_pretrained(
+      dir, {.head = models::BertHead::SequenceClassification, .load = {.quiet = true}});
+  HEED_CHECK(r.report.missing_keys.empty(),
+             "{}: the weights lack {} (a model that was not fine-tuned for classification? "
+             "fine-tune it with `heed finetune` first)",
+             dir, models::python_list(r.report.missing_keys));
+  const models::BertConfig& cfg = r.model->config();
+  HEED_CHECK(cfg.problem_type != "multi_label_classification",
+             "{}/config.json: problem_type multi_label_classification is not supported (classify "
+             "and regress are)",
+             dir);
+  TextClassifier c;
+  c.dir_ = dir;
+  c.task_ = cfg.problem_type == "regression" || cfg.num_labels == 1 ? TextTask::Regress
+                                                                     : TextTask::Classify;
+  if (c.task_ == TextTask::Classify)
+    for (int64_t i = 0; i < cfg.num_labels; ++i) c.labels_.push_back(cfg.label_name(i));
+  c.tokenizer_ =
+      std::make_shared<tokenizers::BertTokenizer>(tokenizers::BertTokenizer::from_pretrained(dir));
+  HEED_CHECK(c.tokenizer_->vocab_size() <= cfg.vocab_size,
+             "{}: the tokenizer has {} tokens but the model's vocab_size is {}", dir,
+             c.tokenizer_->vocab_size(), cfg.vocab_size);
+  c.model_ = std::move(r.model);
+  c.model_->eval();
+  return c;
+}
+
+std::map<std::string, int64_t> TextClassifier::label2id() const {
+  std::map<std::string, int64_t> m;
+  for (size_t i = 0; i < labels_.size(); ++i) m[labels_[i]] = int64_t(i);
+  return m;
+}
+
+namespace {
+
+int64_t checked_max_length(const InferenceOptions& o, const models::BertConfig& cfg) {
+  HEED_CHECK(o.batch_size >= 1, "batch size must be >= 1, got {}", o.batch_size);
+  HEED_CHECK(o.max_seq_length >= 3, "max_seq_length must be at least 3 ([CLS] x [SEP]), got {}",
+             o.max_seq_length);
+  return std::min(o.max_seq_length, cfg.max_position_embeddings);  // silently, as HF pipelines
+}
+
+}  // namespace
+
+std::vector<TextPrediction> TextClassifier::predict(const std::vector<train::TableRow>& rows,
+                                                    const InferenceOptions& o) const {
+  const int64_t max_len = checked_max_length(o, model_->config());
+  if (rows.empty()) return {};
+  train::Table t{.path = "<input>", .rows = rows, .skipped = {}};
+  const std::vector<TextExample> ex = encode_examples(
+      t, *tokenizer_, {.task = task_, .max_seq_length = max_len, .labelled = false});
+  const std::vector<float> z = classifier_logits(*model_, ex, tokenizer_->pad_token_id(), o.batch_size);
+  const size_t L = size_t(model_->config().num_labels);
+  std::vector<TextPrediction> out(ex.size());
+  for (size_t i = 0; i < ex.size(); ++i) {
+    const float* zi = z.data() + i * L;
+    TextPrediction& p = out[i];
+    if (task_ == TextTask::Regress) {
+      p.score = zi[0];
+      continue;
+    }
+    p.label_id = int64_t(std::max_element(zi, zi + L) - zi);
+    p.label = labels_[size_t(p.label_id)];
+    double sum = 0.0;
+    p.probabilities.resize(L);
+    for (size_t c = 0; c < L; ++c) sum += std::exp(double(zi[c]) - double(zi[p.label_id]));
+    for (size_t c = 0; c < L; ++c)
+      p.probabilities[c] = float(std::exp(double(zi[c]) - double(zi[p.label_id])) / sum);
+  }
+  return out;
+}
+
+TextEvaluation TextClassifier::evaluate(train::Table& table, train::BadRows bad_rows,
+                                        const InferenceOptions& o,
+                                        const std::string& label_col) const {
+  const int64_t max_len = checked_max_length(o, model_->config());
+  const std::vector<TextExample> ex =
+      encode_examples(table, *tokenizer_,
+                      {.task = task_,
+                       .max_seq_length = max_len,
+                       .labelled = true,
+                       .label2id = task_ == TextTask::Classify ? label2id()
+                                                               : std::map<std::string, int64_t>{},
+                       .label_col = label_col,
+                       .bad_rows = bad_rows});
+  return score_logits(classifier_logits(*model_, ex, tokenizer_->pad_token_id(), o.batch_size), ex,
+                      task_, labels_);
+}
+
+json TextClassifier::prediction_json(const TextPrediction& p) const {
+  if (task_ == TextTask::Regress) return {{"score", tidy(p.score)}};
+  json probs = json::object();
+  for (size_t c = 0; c < labels_.size(); ++c) probs[labels_[c]] = tidy(p.probabilities[c]);
+  return {{"label", p.label}, {"probabilities", probs}};
+}
+
+TextEvaluation evaluate(const EvaluateOptions& o) {
+  const TextClassifier clf = TextClassifier::load(o.model_dir);
+  train::Table t = read_text_table(o.data_file, o.columns, /*labelled=*/true);
+  const TextEvaluation e = clf.evaluate(t, o.columns.bad_rows, o.inference, o.columns.label_col);
+  if (t.num_skipped() > 0) std::fprintf(stderr, "eval: %s\n", t.summary().c_str());
+  return e;
+}
+
+std::vector<TextPrediction> predict(const std::string& model_dir,
+                                    const std::vector<train::TableRow>& rows,
+                                    const InferenceOptions& options) {
+  return TextClassifier::load(model_dir).predict(rows, options);
+}
+
+}  // namespace heed::tasks
