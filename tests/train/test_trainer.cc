@@ -12,6 +12,7 @@
 #include "heed/nn/nn.h"
 #include "heed/ops/ops.h"
 #include "heed/train/checkpoint.h"
+#include "heed/train/early_stopping.h"
 #include "heed/train/trainer.h"
 #include "train_test_util.h"
 
@@ -407,6 +408,116 @@ TEST(Trainer, ConfigErrors) {
   HEED_EXPECT_ERROR(
       Trainer(net, loss, data, {.max_steps = 1, .warmup_steps = 2, .warmup_ratio = 0.1f}),
       "not both");
+}
+
+// A scripted validation score by step: best at step 4, then no improvement.
+double scripted_accuracy(int64_t step) {
+  switch (step) {
+    case 2: return 0.5;
+    case 4: return 0.7;
+    case 6: return 0.6;
+    default: return 0.7;  // equal is not better
+  }
+}
+
+struct HookRun {
+  TrainResult result;
+  std::string weights;
+  int64_t best_step = -1, improvements = 0;
+  std::vector<std::string> log;
+};
+
+// eval every 2 steps, checkpoints every 2 steps into out/ckpt, patience 2.
+HookRun run_with_hook(const std::string& out, const std::string& resume_from = "") {
+  TinyNet net(resume_from.empty() ? 1 : 123);
+  SyntheticData data(resume_from.empty() ? 9 : 456);
+  TrainerConfig cfg = base_cfg(out);
+  cfg.max_steps = 20;
+  cfg.eval_every = 2;
+  cfg.save_every = 2;
+  cfg.checkpoint_dir = out + "/ckpt";
+  Trainer* trp = nullptr;
+  Trainer tr(
+      net, [&](const Batch& b) { return ce_loss(net, b); }, data, cfg,
+      [&] { return std::map<std::string, double>{{"accuracy", scripted_accuracy(trp->step())}}; });
+  trp = &tr;
+  HookRun r;
+  EarlyStopping es({.metric = "accuracy", .greater_is_better = true, .patience = 2},
+                   [&](int64_t step, const std::map<std::string, double>& m) {
+                     ++r.improvements;
+                     return nlohmann::json{{"step", step}, {"accuracy", m.at("accuracy")}};
+                   });
+  tr.set_eval_hook(&es);
+  if (!resume_from.empty()) tr.resume(resume_from);
+  r.result = tr.train();
+  r.weights = weight_bytes(net);
+  r.best_step = es.best_step();
+  r.log = log_values(tr.log_history());
+  EXPECT_EQ(es.best_info().at("step"), es.best_step());
+  return r;
+}
+
+TEST(Trainer, EvalHookStopsEarlyAndResumesIdentically) {
+  testing::ScratchDir full("hook_full"), copy("hook_copy");
+  const HookRun ref = run_with_hook(full.path());
+  EXPECT_EQ(ref.result.stop_reason, "early stopping");
+  EXPECT_EQ(ref.result.steps, 8);  // evals at 6 and 8 do not beat step 4
+  EXPECT_EQ(ref.best_step, 4);
+  EXPECT_EQ(ref.improvements, 2);
+  EXPECT_TRUE(fs::exists(fs::path(full.path()) / "ckpt" / checkpoint_dir_name(8)));
+  EXPECT_TRUE(fs::exists(fs::path(full.path()) / "metrics.jsonl"));
+  EXPECT_FALSE(fs::exists(fs::path(full.path()) / checkpoint_dir_name(8)));
+
+  // From step 6 (one evaluation without improvement already counted) in a new process.
+  fs::create_directories(fs::path(copy.path()) / "ckpt");
+  fs::copy(fs::path(full.path()) / "ckpt" / checkpoint_dir_name(6),
+           fs::path(copy.path()) / "ckpt" / checkpoint_dir_name(6), fs::copy_options::recursive);
+  const HookRun resumed = run_with_hook(
+      copy.path(), (fs::path(copy.path()) / "ckpt" / checkpoint_dir_name(6)).string());
+  EXPECT_EQ(resumed.result.stop_reason, "early stopping");
+  EXPECT_EQ(resumed.result.steps, 8);
+  EXPECT_EQ(resumed.best_step, 4);
+  EXPECT_EQ(resumed.improvements, 0);
+  EXPECT_EQ(resumed.weights, ref.weights);
+  EXPECT_EQ(resumed.log, ref.log);
+
+  // Resuming the stopped run stops at once.
+  const HookRun again = run_with_hook(
+      copy.path(), (fs::path(full.path()) / "ckpt" / checkpoint_dir_name(8)).string());
+  EXPECT_EQ(again.result.steps, 8);
+  EXPECT_EQ(again.weights, ref.weights);
+
+  // A checkpoint without hook state cannot feed a trainer with a hook.
+  testing::ScratchDir plain("hook_plain");
+  run_fresh(plain.path());
+  HEED_EXPECT_ERROR(run_with_hook(plain.path(),
+                                  (fs::path(plain.path()) / checkpoint_dir_name(12)).string()),
+                    "no eval-hook state");
+}
+
+TEST(EarlyStopping, ImprovementPatienceAndState) {
+  EarlyStopping es({.metric = "loss", .greater_is_better = false, .patience = 2});
+  HEED_EXPECT_ERROR(es.after_eval(1, {{"accuracy", 0.5}}), "no metric 'loss'", "accuracy");
+  es.after_eval(1, {{"loss", std::nan("")}});  // the first evaluation is the best, even NaN
+  EXPECT_EQ(es.best_step(), 1);
+  es.after_eval(2, {{"loss", 2.0}});  // a number beats NaN
+  EXPECT_EQ(es.best_step(), 2);
+  es.after_eval(3, {{"loss", 1.0}});
+  es.after_eval(4, {{"loss", 1.0}});  // equal: not better
+  EXPECT_FALSE(es.should_stop());
+  EarlyStopping copy({.metric = "loss", .greater_is_better = false, .patience = 2});
+  copy.restore(es.state());
+  EXPECT_EQ(copy.best_step(), 3);
+  EXPECT_EQ(copy.evals_without_improvement(), 1);
+  es.after_eval(5, {{"loss", std::nan("")}});
+  EXPECT_TRUE(es.should_stop());
+  EXPECT_DOUBLE_EQ(es.best(), 1.0);
+  // More patience on resume carries on; another metric is refused.
+  EarlyStopping patient({.metric = "loss", .greater_is_better = false, .patience = 3});
+  patient.restore(es.state());
+  EXPECT_FALSE(patient.should_stop());
+  EarlyStopping other({.metric = "accuracy", .greater_is_better = true});
+  HEED_EXPECT_ERROR(other.restore(es.state()), "'loss'", "'accuracy'");
 }
 
 }  // namespace
