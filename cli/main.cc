@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   heed::cli::register_tokenize(app);
   heed::cli::register_vocab(app);
   heed::cli::register_pretrain(app);
+  heed::cli::register_finetune(app);
+  heed::cli::register_eval(app);
+  heed::cli::register_predict(app);
   heed::cli::register_report(app);
   heed::cli::register_attention(app);
   heed::cli::register_bench(app);

@@ -7,12 +7,26 @@
 #include <string>
 #include <vector>
 
+#include "heed/base/parallel.h"
 #include "heed/base/rng.h"
 #include "heed/models/bert_pretrained.h"
 #include "heed/tokenizers/vocab.h"
 #include "tests/train/train_test_util.h"
 
 namespace heed::testing {
+
+// One thread for the scope: the tiny models' ops are too small to split, so OpenMP's
+// fork/join per op dominates (and spins badly when the machine is busy).
+class SingleThread {
+ public:
+  SingleThread() : prev_(num_threads()) { set_num_threads(1); }
+  ~SingleThread() { set_num_threads(prev_); }
+  SingleThread(const SingleThread&) = delete;
+  SingleThread& operator=(const SingleThread&) = delete;
+
+ private:
+  int prev_;
+};
 
 inline const std::vector<std::string>& tiny_words() {
   static const std::vector<std::string> w = {

@@ -49,6 +49,7 @@ std::vector<std::string> log_values(const std::string& path) {
 }
 
 TEST(Finetune, ClassifierLearnsAndWritesHfLayout) {
+  const testing::SingleThread one_thread;
   ScratchDir d("ft_classify");
   testing::write_tiny_bert(d.file("bert"));
   d.write("train.csv", testing::sentiment_csv(240, 1, 3));
@@ -123,6 +124,7 @@ TEST(Finetune, ClassifierLearnsAndWritesHfLayout) {
 }
 
 TEST(Finetune, TextPairsAndValidationSplit) {
+  const testing::SingleThread one_thread;
   // The label is the sentiment of the second text; the first holds a random marker as a
   // distractor, so only a model that reads the pair (and its segment ids) gets it right.
   // No eval file: 20% of the training rows are held out by the seed.
@@ -156,6 +158,7 @@ TEST(Finetune, TextPairsAndValidationSplit) {
 }
 
 TEST(Finetune, Regression) {
+  const testing::SingleThread one_thread;
   ScratchDir d("ft_regress");
   testing::write_tiny_bert(d.file("bert"));
   d.write("train.csv", testing::counting_csv(240, 1));
@@ -193,6 +196,7 @@ TEST(Finetune, Regression) {
 }
 
 TEST(Finetune, EarlyStoppingStopsEarly) {
+  const testing::SingleThread one_thread;
   ScratchDir d("ft_early");
   testing::write_tiny_bert(d.file("bert"));
   d.write("train.csv", testing::sentiment_csv(64, 1));
@@ -209,6 +213,7 @@ TEST(Finetune, EarlyStoppingStopsEarly) {
 }
 
 TEST(Finetune, ClassWeightsChangeTheLoss) {
+  const testing::SingleThread one_thread;
   EXPECT_EQ(balanced_class_weights({0, 0, 0, 1}, 2), (std::vector<float>{4.0f / 6.0f, 2.0f}));
   EXPECT_EQ(balanced_class_weights({0, 2}, 3), (std::vector<float>{2.0f / 3.0f, 0.0f, 2.0f / 3.0f}));
   // An imbalanced set: the first logged training loss differs with balanced weights.
@@ -234,6 +239,7 @@ TEST(Finetune, ClassWeightsChangeTheLoss) {
 }
 
 TEST(Finetune, ResumeIsBitIdentical) {
+  const testing::SingleThread one_thread;
   ScratchDir d("ft_resume");
   testing::write_tiny_bert(d.file("bert"));
   d.write("train.csv", testing::sentiment_csv(80, 1));
@@ -274,6 +280,7 @@ TEST(Finetune, ResumeIsBitIdentical) {
 }
 
 TEST(Finetune, OptionErrors) {
+  const testing::SingleThread one_thread;
   ScratchDir d("ft_options");
   testing::write_tiny_bert(d.file("bert"));
   d.write("train.csv", testing::sentiment_csv(20, 1));
