@@ -74,6 +74,8 @@ std::string group_of(const std::string& name) {
 }
 
 bool is_eval_record(const json& r) {
+  // heed's Trainer marks records {"type": "eval"} (heed/train/trainer.cc).
+  if (const auto t = r.find("type"); t != r.end() && *t == "eval") return true;
   const auto it = r.find("eval");
   return it != r.end() && ((it->is_boolean() && it->get<bool>()) || (it->is_number() && *it != 0));
 }

@@ -4,7 +4,8 @@
 //
 // The x axis is the first of "step", "global_step", "epoch" that any record has (a record
 // without it takes the last x seen), else the record's line number.
-// A record is an evaluation when it has "eval": true; its keys get an "eval_" prefix unless
+// A record is an evaluation when it has "eval": true or "type": "eval" (heed's Trainer);
+// its keys get an "eval_" prefix unless
 // they have one. A key already named "eval_*" is an evaluation metric in any record.
 // Series are grouped by name without "train_"/"eval_" so train and eval loss share a chart.
 #pragma once

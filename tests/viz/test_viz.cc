@@ -151,6 +151,20 @@ TEST(MetricsLog, SyntheticRun) {
   EXPECT_FALSE(find(log, "lr")->eval);
 }
 
+TEST(MetricsLog, TrainerRecordTypes) {
+  // heed::train::Trainer's metrics.jsonl: {"type": "train"} and {"type": "eval"} records
+  // share key names; the eval ones become eval_* series beside the training ones.
+  const MetricsLog log = parse_metrics_jsonl(
+      "{\"type\": \"train\", \"step\": 5, \"loss\": 0.9, \"accuracy\": 0.5}\n"
+      "{\"type\": \"eval\", \"step\": 5, \"loss\": 0.7, \"accuracy\": 0.6, \"epoch\": 1}\n"
+      "{\"type\": \"train\", \"step\": 10, \"loss\": 0.5, \"accuracy\": 0.8}\n");
+  ASSERT_TRUE(find(log, "loss") && find(log, "eval_loss") && find(log, "eval_accuracy"));
+  EXPECT_EQ(find(log, "loss")->y, (std::vector<double>{0.9, 0.5}));
+  EXPECT_EQ(find(log, "eval_loss")->y, (std::vector<double>{0.7}));
+  EXPECT_EQ(find(log, "eval_loss")->group, "loss");
+  EXPECT_TRUE(find(log, "eval_accuracy")->eval);
+}
+
 TEST(MetricsLog, Tolerant) {
   // heed demo's epoch log, nested values, strings, bools, nulls, Infinity, CRLF.
   const MetricsLog log = parse_metrics_jsonl(
