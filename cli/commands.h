@@ -7,6 +7,7 @@
 namespace heed::cli {
 
 void register_demo(CLI::App& app);
+void register_vit_demo(CLI::App& app);
 void register_inspect_env(CLI::App& app);
 void register_forward(CLI::App& app);
 void register_inspect(CLI::App& app);

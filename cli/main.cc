@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "heed 0.1.0");
   heed::cli::register_demo(app);
+  heed::cli::register_vit_demo(app);
   heed::cli::register_inspect_env(app);
   heed::cli::register_forward(app);
   heed::cli::register_inspect(app);
