@@ -19,6 +19,9 @@ struct LRSchedule {
   // get_linear_schedule_with_warmup; otherwise (step + 1) / warmup.
   bool hf_style = true;
   float factor(int64_t step) const;
+  // The same curve at a fractional step (time-budget runs follow elapsed time: step =
+  // elapsed / budget * total_steps).
+  float factor_at(double step) const;
 };
 
 }  // namespace heed::train

@@ -152,7 +152,9 @@ int64_t Trainer::estimate_steps_for_budget() {
   const double step_seconds = best * double(cfg_.grad_accum_steps) * 1.05;
   const double budget = cfg_.time_budget_minutes * 60.0 - elapsed_before_;
   const int64_t steps = std::max<int64_t>(step_ + 1, step_ + int64_t(budget / step_seconds));
-  std::fprintf(stderr, "trainer: time budget %s at ~%.3g s/step: lr schedule over %lld steps\n",
+  std::fprintf(stderr,
+               "trainer: time budget %s at ~%.3g s/step (~%lld steps); the lr schedule follows "
+               "elapsed time\n",
                format_duration(cfg_.time_budget_minutes * 60.0).c_str(), step_seconds,
                static_cast<long long>(steps));
   return steps;
@@ -358,12 +360,18 @@ TrainResult Trainer::train() {
       cfg_.max_grad_norm > 0 ? cfg_.max_grad_norm : std::numeric_limits<float>::infinity();
   TrainResult r;
   r.stop_reason = "max_steps";
-  // Counts from the resume point, so that the bar's rate and ETA are this session's.
+  // With only a time budget, the schedule follows elapsed time: step k uses the factor at
+  // elapsed / budget * total_steps (total_steps_ is then the estimate, a nominal length),
+  // so a machine that speeds up or slows down mid-run still ends its decay at the budget.
+  const bool by_time = cfg_.max_steps == 0;
+  // Counts from the resume point, so that the bar's rate and ETA are this session's; a
+  // time-budget bar counts per mille of the budget.
   const int64_t first_step = step_;
+  const int64_t first_mille = by_time ? int64_t(1000.0 * elapsed_before_ / budget_s) : 0;
   ProgressBar bar(first_step > 0 ? fmt::format("train from step {}", first_step) : "train",
-                  total_steps_ - first_step, cfg_.progress);
+                  by_time ? 1000 - first_mille : total_steps_ - first_step, cfg_.progress);
   model_.train();
-  while (step_ < total_steps_) {
+  while (by_time || step_ < total_steps_) {
     if (const int sig = StopSignalGuard::received()) {
       r.interrupted = true;
       r.stop_reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
@@ -379,7 +387,9 @@ TrainResult Trainer::train() {
     }
     const auto t_step = Clock::now();
     opt_->zero_grad();
-    const float lr = cfg_.lr * sched.factor(step_);
+    const float lr =
+        cfg_.lr * (by_time ? sched.factor_at(elapsed_before_ / budget_s * double(total_steps_))
+                           : sched.factor(step_));
     opt_->set_lr(lr);
     for (int64_t micro = 0; micro < accum; ++micro) {
       const Batch batch = data_.next_batch();
@@ -417,8 +427,12 @@ TrainResult Trainer::train() {
     if (eval_ && cfg_.eval_every > 0 && step_ % cfg_.eval_every == 0) r.last_eval = run_eval();
     if (!cfg_.out_dir.empty() && cfg_.save_every > 0 && step_ % cfg_.save_every == 0)
       r.last_checkpoint = save();
-    bar.update(step_ - first_step,
-               fmt::format("loss {:.4f} lr {:.2e} {:.0f} tok/s", shown_loss, lr, tps));
+    if (by_time)
+      bar.update(std::min<int64_t>(1000, int64_t(1000.0 * elapsed_before_ / budget_s)) - first_mille,
+                 fmt::format("step {} loss {:.4f} lr {:.2e} {:.0f} tok/s", step_, shown_loss, lr, tps));
+    else
+      bar.update(step_ - first_step,
+                 fmt::format("loss {:.4f} lr {:.2e} {:.0f} tok/s", shown_loss, lr, tps));
     // The time budget is wall time: evaluation and saving count too.
     elapsed_before_ += seconds_since(t_step) - step_s;
   }
