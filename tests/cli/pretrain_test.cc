@@ -41,12 +41,13 @@ TEST(PretrainCli, InterruptedAndResumedRunIsBitIdentical) {
                         "metrics.jsonl", "run_config.json", "eval_results.json", "report.html"})
     EXPECT_TRUE(std::filesystem::exists(ref / f)) << f;
 
-  // Start, wait for the first complete checkpoint, then Ctrl-C.
+  // Start, wait for the first complete checkpoint (up to 10 minutes: sanitizer builds on a
+  // loaded machine are slow), then Ctrl-C.
   const std::string script =
       "OMP_NUM_THREADS=2 '" + std::string(HEED_BIN) + "' " + common_args(cut) + " > '" +
       (dir / "cut.log").string() + "' 2>&1 & pid=$!; "
-      "for i in $(seq 1 6000); do [ -f '" + (cut / "checkpoint-00000010" / "COMPLETE").string() +
-      "' ] && break; sleep 0.01; done; kill -INT $pid; wait $pid";
+      "for i in $(seq 1 60000); do [ -f '" + (cut / "checkpoint-00000010" / "COMPLETE").string() +
+      "' ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.01; done; kill -INT $pid; wait $pid";
   spit(dir / "cut.sh", script + "\n");
   ASSERT_EQ(std::system(("bash '" + (dir / "cut.sh").string() + "'").c_str()), 0)
       << slurp(dir / "cut.log");
