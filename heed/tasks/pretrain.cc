@@ -5,9 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "heed/autograd/node.h"
 #include "heed/base/error.h"
@@ -119,14 +117,6 @@ MlmCounts count_batch(const models::BertOutput& out, const train::Batch& b, bool
   return c;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  HEED_CHECK(in.good(), "{}: cannot open", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // vocab.txt, tokenizer.json and tokenizer_config.json into a model directory.
 void save_tokenizer_files(const tokenizers::BertTokenizer& tok, const std::string& vocab_dir,
                           const std::string& out) {
@@ -135,7 +125,7 @@ void save_tokenizer_files(const tokenizers::BertTokenizer& tok, const std::strin
   write_file_atomic(out + "/vocab.txt", vocab);
   tok.save(out + "/tokenizer.json");
   const std::string tc = vocab_dir + "/tokenizer_config.json";
-  if (fs::exists(tc)) write_file_atomic(out + "/tokenizer_config.json", read_text(tc));
+  if (fs::exists(tc)) write_file_atomic(out + "/tokenizer_config.json", read_file(tc));
 }
 
 }  // namespace
