@@ -27,7 +27,11 @@ void add_grad(Tensor& slot, const Tensor& g) {
   if (!slot.defined()) {
     slot = g;  // adopt; copied on the second accumulation
   } else {
-    if (slot.storage().use_count() > 1 || !slot.is_contiguous()) slot = own_copy(slot);
+    // The adopted tensor may be shared: by other views of its storage, or by other
+    // handles of the same TensorImpl (AddSubBackward hands the same gradient to both of
+    // its inputs). Accumulating in place would then change their values too.
+    if (slot.storage().use_count() > 1 || slot.impl_ptr().use_count() > 1 || !slot.is_contiguous())
+      slot = own_copy(slot);
     accumulate_into(slot, g);
   }
 }

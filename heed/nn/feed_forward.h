@@ -21,6 +21,8 @@ class FeedForward : public Module {
  public:
   FeedForward(const FeedForwardConfig& cfg, Generator& init_gen);
   Tensor forward(const Tensor& x) const;  // (..., C) -> (..., C)
+  Linear& intermediate() { return *up_; }  // intermediate.dense
+  Linear& output() { return *down_; }      // output.dense
 
  private:
   FeedForwardConfig cfg_;

@@ -12,6 +12,10 @@ Linear::Linear(const LinearConfig& cfg, Generator& gen) : cfg_(cfg) {
   if (cfg.bias) bias_ = register_parameter("bias", init::linear_uniform(Shape{cfg.out}, cfg.in, gen));
 }
 
-Tensor Linear::forward(const Tensor& x) const { return ops::linear(x, weight_, bias_); }
+Tensor Linear::forward(const Tensor& x) const {
+  return hook_ ? hook_->forward(*this, x) : ops::linear(x, weight_, bias_);
+}
+
+Tensor Linear::forward_base(const Tensor& x) const { return ops::linear(x, weight_, bias_); }
 
 }  // namespace heed::nn

@@ -18,6 +18,15 @@ std::vector<std::pair<std::string, Tensor>> Module::named_parameters(const std::
   return out;
 }
 
+std::vector<std::pair<std::string, Module*>> Module::named_modules(const std::string& prefix) {
+  std::vector<std::pair<std::string, Module*>> out{{prefix, this}};
+  for (auto& [n, c] : children_) {
+    auto sub = c->named_modules(join_name(prefix, n));
+    out.insert(out.end(), sub.begin(), sub.end());
+  }
+  return out;
+}
+
 std::vector<Tensor> Module::parameters() const {
   std::vector<Tensor> out;
   for (auto& [n, t] : named_parameters()) out.push_back(t);

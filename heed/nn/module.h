@@ -26,6 +26,9 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> named_parameters(const std::string& prefix = "") const;
   std::vector<Tensor> parameters() const;
   int64_t num_parameters() const;
+  // This module (named `prefix`) and every descendant, depth first, with full names. A
+  // child registered under "" shares its parent's name.
+  std::vector<std::pair<std::string, Module*>> named_modules(const std::string& prefix = "");
   // Parameters plus buffers (non-trainable state such as position_ids), for saving.
   std::vector<std::pair<std::string, Tensor>> state_dict(const std::string& prefix = "") const;
 

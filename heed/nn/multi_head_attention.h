@@ -4,6 +4,7 @@
 #pragma once
 
 #include "heed/nn/dropout.h"
+#include "heed/nn/hooks.h"
 #include "heed/nn/linear.h"
 #include "heed/ops/attention.h"
 
@@ -29,11 +30,19 @@ class MultiHeadAttention : public Module {
   AttentionOutput forward(const Tensor& x, const Tensor& kv, const Tensor& mask = Tensor(),
                           bool causal = false, bool output_attentions = false) const;
   const MultiHeadAttentionConfig& config() const { return cfg_; }
+  // Prefix tuning: keys/values attended to before the layer's own (probabilities are
+  // then (B, H, T, P + S), the prefix first, as HF with past_key_values).
+  void set_prefix_hook(std::shared_ptr<const AttentionPrefixHook> hook) { prefix_ = std::move(hook); }
+  Linear& query() { return *query_; }
+  Linear& key() { return *key_; }
+  Linear& value() { return *value_; }
+  Linear& output() { return *out_; }
 
  private:
   Tensor split_heads(const Tensor& x) const;  // (B, T, C) -> (B, H, T, D)
   MultiHeadAttentionConfig cfg_;
   std::shared_ptr<Linear> query_, key_, value_, out_;
+  std::shared_ptr<const AttentionPrefixHook> prefix_;
 };
 
 }  // namespace heed::nn

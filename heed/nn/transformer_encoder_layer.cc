@@ -28,15 +28,15 @@ LayerOutput TransformerEncoderLayer::forward(const Tensor& x, const Tensor& mask
   if (cfg_.norm_first) {
     const Tensor h = attn_norm_->forward(x);
     AttentionOutput a = attn_->forward(h, h, mask, false, output_attentions);
-    Tensor y = ops::add(x, drop_->forward(a.out));
-    y = ops::add(y, drop_->forward(ffn_->forward(ffn_norm_->forward(y))));
+    Tensor y = ops::add(x, after(after_attn_, drop_->forward(a.out)));
+    y = ops::add(y, after(after_ffn_, drop_->forward(ffn_->forward(ffn_norm_->forward(y)))));
     o.hidden = y;
     o.attn = a.probs;
     return o;
   }
   AttentionOutput a = attn_->forward(x, x, mask, false, output_attentions);
-  Tensor y = attn_norm_->forward(ops::add(x, drop_->forward(a.out)));  // (B, T, C)
-  o.hidden = ffn_norm_->forward(ops::add(y, drop_->forward(ffn_->forward(y))));
+  Tensor y = attn_norm_->forward(ops::add(x, after(after_attn_, drop_->forward(a.out))));  // (B,T,C)
+  o.hidden = ffn_norm_->forward(ops::add(y, after(after_ffn_, drop_->forward(ffn_->forward(y)))));
   o.attn = a.probs;
   return o;
 }

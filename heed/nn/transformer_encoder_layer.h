@@ -32,12 +32,26 @@ class TransformerEncoderLayer : public Module {
   LayerOutput forward(const Tensor& x, const Tensor& mask = Tensor(),
                       bool output_attentions = false) const;
 
+  MultiHeadAttention& attention() { return *attn_; }
+  FeedForward& feed_forward() { return *ffn_; }
+  // Bottleneck adapters: applied to the attention (resp. feed-forward) sublayer's output
+  // after its dropout, before the residual add; null removes.
+  void set_sublayer_hooks(std::shared_ptr<const SublayerHook> after_attention,
+                          std::shared_ptr<const SublayerHook> after_feed_forward) {
+    after_attn_ = std::move(after_attention);
+    after_ffn_ = std::move(after_feed_forward);
+  }
+
  private:
+  Tensor after(const std::shared_ptr<const SublayerHook>& hook, const Tensor& h) const {
+    return hook ? hook->forward(h) : h;
+  }
   EncoderLayerConfig cfg_;
   std::shared_ptr<MultiHeadAttention> attn_;
   std::shared_ptr<LayerNorm> attn_norm_, ffn_norm_;
   std::shared_ptr<FeedForward> ffn_;
   std::shared_ptr<Dropout> drop_;
+  std::shared_ptr<const SublayerHook> after_attn_, after_ffn_;
 };
 
 }  // namespace heed::nn

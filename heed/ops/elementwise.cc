@@ -1,5 +1,7 @@
 #include "heed/ops/elementwise.h"
 
+#include <cmath>
+
 #include "heed/autograd/node.h"
 #include "heed/base/parallel.h"
 
@@ -122,7 +124,32 @@ struct IdentityBackward : Node {
   std::vector<Tensor> backward(const std::vector<Tensor>& g) override { return {g[0]}; }
 };
 
+struct SqrtBackward : Node {
+  Tensor out;  // sqrt(x)
+  const char* name() const override { return "sqrt"; }
+  std::vector<Tensor> backward(const std::vector<Tensor>& g) override {
+    return {div(scale(g[0], 0.5f), out)};  // d sqrt(x) = g / (2 sqrt(x))
+  }
+};
+
 }  // namespace
+
+Tensor sqrt(const Tensor& x) {
+  HEED_CHECK(x.dtype() == DType::F32, "sqrt: expected f32, got {}", x.dtype());
+  const Tensor xc = x.contiguous();
+  Tensor out = Tensor::empty(x.shape());
+  const float* p = xc.data<float>();
+  float* o = out.data<float>();
+  parallel_for(out.numel(), 4, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) o[i] = std::sqrt(p[i]);
+  });
+  if (autograd::needs_grad({x})) {
+    auto n = std::make_shared<SqrtBackward>();
+    n->out = out.detach();
+    autograd::connect(n, {x}, {&out});
+  }
+  return out;
+}
 
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward<BinOp::Add>(a, b);

@@ -414,6 +414,7 @@ TrainResult Trainer::train() {
                "trainer: the gradient norm is {} at step {} (loss was finite); stopping", gn,
                step_ + 1);
     opt_->step();
+    if (step_hook_) step_hook_->after_step(step_, total_steps_);
     ++step_;
     ++win_.steps;
     win_.grad_norm_sum += gn;

@@ -76,6 +76,17 @@ class EvalHook {
   virtual void restore(const nlohmann::json& state) = 0;
 };
 
+// Runs after every optimizer step, before the gradients are cleared (they are still
+// readable on the parameters): e.g. AdaLoRA's rank allocation (heed/peft), which PEFT
+// leaves to a manual update_and_allocate() call. `step` is the 0-based index of the step
+// just taken, `total_steps` the run's planned number. State it keeps must live in the
+// model's state_dict (parameters or buffers) so checkpoints carry it.
+class StepHook {
+ public:
+  virtual ~StepHook() = default;
+  virtual void after_step(int64_t step, int64_t total_steps) = 0;
+};
+
 struct TrainResult {
   int64_t steps = 0;         // optimizer steps done in total (including before a resume)
   bool interrupted = false;  // stopped by SIGINT/SIGTERM
@@ -93,6 +104,8 @@ class Trainer {
 
   // Not owned; must outlive the trainer. Set it before resume() so its state is restored.
   void set_eval_hook(EvalHook* hook) { hook_ = hook; }
+  // Not owned; must outlive the trainer.
+  void set_step_hook(StepHook* hook) { step_hook_ = hook; }
 
   // Restores everything from a checkpoint directory (errors if it is incomplete).
   void resume(const std::string& checkpoint_dir);
@@ -125,6 +138,7 @@ class Trainer {
   TrainerConfig cfg_;
   EvalFn eval_;
   EvalHook* hook_ = nullptr;
+  StepHook* step_hook_ = nullptr;
   std::unique_ptr<AdamW> opt_;
   std::vector<Tensor> params_;
   int64_t step_ = 0, total_steps_ = 0, warmup_steps_ = 0;

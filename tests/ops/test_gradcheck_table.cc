@@ -38,6 +38,8 @@ std::vector<Row> rows() {
                [](auto& x) { return div(x[0], add_scalar(mul(x[1], x[1]), 1.0f)); }});
   r.push_back({"scale", {{63}}, [](auto& x) { return scale(x[0], -1.5f); }});
   r.push_back({"add_scalar", {{1}}, [](auto& x) { return add_scalar(x[0], 3.0f); }});
+  // sqrt on inputs kept away from 0 (x*x + 1), where finite differences are accurate.
+  r.push_back({"sqrt", {{7, 65}}, [](auto& x) { return sqrt(add_scalar(mul(x[0], x[0]), 1.0f)); }});
   r.push_back({"sum_all", {{7, 65}}, [](auto& x) { return sum(x[0]); }});
   r.push_back({"sum_dim", {{7, 63, 3}}, [](auto& x) { return sum(x[0], 1); }});
   r.push_back({"mean_dim_keepdim", {{7, 65}}, [](auto& x) { return mean(x[0], -1, true); }});
