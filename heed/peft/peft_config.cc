@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <regex>
 
 #include "heed/base/error.h"
@@ -411,6 +412,13 @@ PeftConfig PeftConfig::from_file(const std::string& path) {
 }
 
 void PeftConfig::complete_for(const models::BertConfig& m) {
+  if (fan_in_fan_out) {
+    // As PEFT does for torch.nn.Linear targets (heed's are all Linear-shaped, (out, in)).
+    std::fprintf(stderr, "peft: fan_in_fan_out is set to true but the target modules are Linear "
+                         "layers; setting fan_in_fan_out to false\n");
+    fan_in_fan_out = false;
+    fields["fan_in_fan_out"] = false;
+  }
   if (type == PeftType::Lora || type == PeftType::AdaLora) {
     // PEFT's TRANSFORMERS_MODELS_TO_{LORA,ADALORA}_TARGET_MODULES_MAPPING["bert"].
     if (target_modules.empty()) target_modules.names = {"query", "value"};

@@ -559,7 +559,9 @@ void PeftModel::save_adapter(const std::string& dir, const std::string& name,
       // PEFT's keys: the model's lora_E parameter name without the adapter name.
       c.adalora_rank_pattern[u.module + ".lora_E"] = keep;
     }
-    if (!pruned) c.adalora_rank_pattern.clear();
+    // Not pruned here: keep the pattern the adapter was loaded with (its tensors are
+    // already cut to it), or none for an adapter never masked.
+    if (!pruned) c.adalora_rank_pattern = a.cfg.adalora_rank_pattern;
   }
   json j = c.to_json();
   if (!base_model_name_or_path.empty()) j["base_model_name_or_path"] = base_model_name_or_path;
