@@ -57,7 +57,8 @@ void run_eval(EvalCli c) {
   }
   const int64_t n = e.task == tasks::TextTask::Classify ? e.classification.num_examples
                                                         : e.regression.num_examples;
-  fmt::print("eval: {} on {} ({} examples)\n\n", c.o.model_dir, c.o.data_file, n);
+  fmt::print("eval: {}{} on {} ({} examples)\n\n", c.o.model_dir,
+             c.o.adapter_dir.empty() ? "" : " + adapter " + c.o.adapter_dir, c.o.data_file, n);
   if (e.task == tasks::TextTask::Classify) {
     print_classification(e.classification, e.loss);
   } else {
@@ -78,6 +79,10 @@ void register_eval(CLI::App& app) {
                   "Fine-tuned model directory (config.json with id2label, model.safetensors, "
                   "vocab.txt or tokenizer.json)")
       ->required()->check(CLI::ExistingDirectory);
+  sub->add_option("--adapter", c->o.adapter_dir,
+                  "A PEFT adapter directory (from `heed finetune --peft ...`) to run on --model, "
+                  "the base model it was trained on")
+      ->check(CLI::ExistingDirectory);
   sub->add_option("--data", c->o.data_file, "Labelled table (.csv, .tsv or .jsonl)")
       ->required()->check(CLI::ExistingFile);
   add_text_table_options(sub, c->o.columns, c->table, /*labelled=*/true);

@@ -49,9 +49,16 @@ void run_finetune(FinetuneCli c) {
   }
   const std::string report = o.out_dir + "/report.html";
   viz::write_page(viz::report_page(viz::load_run_dir(o.out_dir)), report);
-  fmt::print("model: {}/ (config.json, model.safetensors, vocab.txt, tokenizer.json{})\n"
-             "report: {}\n",
-             o.out_dir, r.best_step >= 0 ? ", eval_results.json" : "", report);
+  if (!r.peft_type.empty())
+    fmt::print("adapter: {}/ ({} adapter_config.json, adapter_model.safetensors, head_config.json, "
+               "vocab.txt, tokenizer.json{}); use it with --model {} --adapter {}\n"
+               "report: {}\n",
+               o.out_dir, r.peft_type, r.best_step >= 0 ? ", eval_results.json" : "", o.model_dir,
+               o.out_dir, report);
+  else
+    fmt::print("model: {}/ (config.json, model.safetensors, vocab.txt, tokenizer.json{})\n"
+               "report: {}\n",
+               o.out_dir, r.best_step >= 0 ? ", eval_results.json" : "", report);
 }
 
 }  // namespace
@@ -127,6 +134,18 @@ void register_finetune(CLI::App& app) {
   sub->add_option("--keep-checkpoints", o.keep_checkpoints,
                   "Epoch checkpoints kept (0 = all)")
       ->capture_default_str();
+  sub->add_option("--peft", o.peft,
+                  "Parameter-efficient fine-tuning: train only an adapter (and the classifier) on "
+                  "the frozen model: lora, adalora, ia3, prefix (prefix tuning) or adapter "
+                  "(bottleneck); OUT then holds the adapter in PEFT's layout");
+  sub->add_option("--peft-config", o.peft_config_file,
+                  "With --peft: a JSON object of PEFT's field names overriding the method's "
+                  "defaults, e.g. {\"r\": 16, \"lora_alpha\": 32, \"target_modules\": "
+                  "[\"query\", \"value\"]}")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--adapter", o.adapter_dir,
+                  "Continue training this PEFT adapter directory (adapter_config.json, "
+                  "adapter_model.safetensors) on --model");
   sub->add_option("--threads", c->threads, "Threads (0 = all cores)")->capture_default_str();
   sub->add_flag("--quiet", c->quiet, "No progress bar");
   sub->callback([c] { run_finetune(*c); });

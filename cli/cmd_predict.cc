@@ -19,7 +19,7 @@ namespace heed::cli {
 namespace {
 
 struct PredictCli {
-  std::string model, data, out;
+  std::string model, adapter, data, out;
   tasks::TextColumns columns;
   TextTableFlags table;
   tasks::InferenceOptions inference;
@@ -29,7 +29,7 @@ struct PredictCli {
 void run_predict(PredictCli c) {
   if (c.threads > 0) set_num_threads(c.threads);
   apply_text_table_flags(c.columns, c.table);
-  const tasks::TextClassifier clf = tasks::TextClassifier::load(c.model);
+  const tasks::TextClassifier clf = tasks::load_text_classifier(c.model, c.adapter);
   train::Table t;
   if (c.data == "-") {
     if (c.columns.format == train::TableFormat::Auto) c.columns.format = train::TableFormat::Jsonl;
@@ -60,6 +60,10 @@ void register_predict(CLI::App& app) {
                   "Fine-tuned model directory (config.json with id2label, model.safetensors, "
                   "vocab.txt or tokenizer.json)")
       ->required()->check(CLI::ExistingDirectory);
+  sub->add_option("--adapter", c->adapter,
+                  "A PEFT adapter directory (from `heed finetune --peft ...`) to run on --model, "
+                  "the base model it was trained on")
+      ->check(CLI::ExistingDirectory);
   sub->add_option("--data", c->data,
                   "Input table (.csv, .tsv or .jsonl), or - for standard input (JSONL unless "
                   "--format says otherwise)")

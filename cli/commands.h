@@ -18,6 +18,7 @@ void register_pretrain(CLI::App& app);
 void register_finetune(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_predict(CLI::App& app);
+void register_merge(CLI::App& app);
 void register_report(CLI::App& app);
 void register_attention(CLI::App& app);
 void register_bench(CLI::App& app);

@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <numeric>
 
 #include "heed/autograd/node.h"
 #include "heed/base/error.h"
 #include "heed/models/bert_pretrained.h"
+#include "heed/peft/peft_model.h"
 #include "heed/tasks/text_batches.h"
+#include "heed/tasks/text_peft.h"
 
 namespace heed::tasks {
 
@@ -38,8 +41,15 @@ int64_t clamp_max_seq_length(int64_t requested, const models::BertConfig& cfg, c
 std::vector<float> classifier_logits(const models::BertPreTrainedModel& model,
                                      const std::vector<TextExample>& examples, int32_t pad_id,
                                      int64_t batch_size) {
+  return classifier_logits([&](const models::BertInputs& in) { return model.forward(in); },
+                           model.config().num_labels, examples, pad_id, batch_size);
+}
+
+std::vector<float> classifier_logits(const ClassifierForward& forward, int64_t num_labels,
+                                     const std::vector<TextExample>& examples, int32_t pad_id,
+                                     int64_t batch_size) {
   HEED_CHECK(batch_size >= 1, "batch size must be >= 1, got {}", batch_size);
-  const int64_t N = int64_t(examples.size()), L = model.config().num_labels;
+  const int64_t N = int64_t(examples.size()), L = num_labels;
   std::vector<float> out(size_t(N * L));
   // Longest first, so a batch holds examples of similar length and the first batch
   // shows the peak memory at once.
@@ -52,7 +62,7 @@ std::vector<float> classifier_logits(const models::BertPreTrainedModel& model,
   for (int64_t s = 0; s < N; s += batch_size) {
     const std::span<const int64_t> rows(order.data() + s, size_t(std::min(batch_size, N - s)));
     const train::Batch b = collate_text(examples, rows, pad_id, TextTask::Classify, false);
-    const models::BertOutput o = model.forward({.input_ids = b.at("input_ids"),
+    const models::BertOutput o = forward({.input_ids = b.at("input_ids"),
                                                 .attention_mask = b.at("attention_mask"),
                                                 .token_type_ids = b.at("token_type_ids")});
     const std::vector<float> logits = o.logits.to_vector();  // (B, L)
@@ -147,6 +157,54 @@ TextClassifier TextClassifier::load(const std::string& dir) {
   return c;
 }
 
+TextClassifier TextClassifier::load(const std::string& dir, const std::string& adapter_dir) {
+  namespace fs = std::filesystem;
+  HEED_CHECK(fs::is_directory(dir), "{}: not a model directory", dir);
+  HEED_CHECK(fs::is_directory(adapter_dir), "{}: not an adapter directory", adapter_dir);
+  for (const char* f : {"adapter_config.json", "adapter_model.safetensors"})
+    HEED_CHECK(fs::is_regular_file(fs::path(adapter_dir) / f),
+               "{}: missing {} (not a PEFT adapter directory; `heed finetune --peft lora` writes "
+               "one)",
+               adapter_dir, f);
+  std::shared_ptr<peft::PeftModel> pm = peft::peft_from_pretrained(dir, adapter_dir);
+  const peft::PeftConfig& pc = pm->adapter_config();
+  HEED_CHECK(pc.task_type == "SEQ_CLS",
+             "{}/adapter_config.json: task_type {} is not text classification (SEQ_CLS)",
+             adapter_dir, pc.task_type.empty() ? "(none)" : pc.task_type);
+  const models::BertConfig& cfg = pm->base().config();
+  const HeadConfig h = read_head_config(adapter_dir, cfg.num_labels);
+  HEED_CHECK(h.problem_type != "multi_label_classification",
+             "{}/{}: problem_type multi_label_classification is not supported (classify and "
+             "regress are)",
+             adapter_dir, kHeadConfigFile);
+  TextClassifier c;
+  c.dir_ = dir;
+  c.adapter_dir_ = adapter_dir;
+  c.task_ = h.problem_type == "regression" || cfg.num_labels == 1 ? TextTask::Regress
+                                                                  : TextTask::Classify;
+  if (c.task_ == TextTask::Classify) c.labels_ = h.labels;
+  const bool own_tokenizer = fs::is_regular_file(fs::path(adapter_dir) / "vocab.txt") ||
+                             fs::is_regular_file(fs::path(adapter_dir) / "tokenizer.json");
+  const std::string tok_dir = own_tokenizer ? adapter_dir : dir;
+  c.tokenizer_ = std::make_shared<tokenizers::BertTokenizer>(
+      tokenizers::BertTokenizer::from_pretrained(tok_dir));
+  HEED_CHECK(c.tokenizer_->vocab_size() <= cfg.vocab_size,
+             "{}: the tokenizer has {} tokens but the model's vocab_size is {}", tok_dir,
+             c.tokenizer_->vocab_size(), cfg.vocab_size);
+  pm->eval();
+  c.model_ = std::shared_ptr<models::BertPreTrainedModel>(pm, &pm->base());
+  c.peft_ = std::move(pm);
+  return c;
+}
+
+std::vector<float> TextClassifier::logits(const std::vector<TextExample>& ex,
+                                          int64_t batch_size) const {
+  if (!peft_) return classifier_logits(*model_, ex, tokenizer_->pad_token_id(), batch_size);
+  const peft::PeftModel& pm = *peft_;
+  return classifier_logits([&](const models::BertInputs& in) { return pm.forward(in); },
+                           model_->config().num_labels, ex, tokenizer_->pad_token_id(), batch_size);
+}
+
 std::map<std::string, int64_t> TextClassifier::label2id() const {
   std::map<std::string, int64_t> m;
   for (size_t i = 0; i < labels_.size(); ++i) m[labels_[i]] = int64_t(i);
@@ -171,7 +229,7 @@ std::vector<TextPrediction> TextClassifier::predict(const std::vector<train::Tab
   train::Table t{.path = "<input>", .rows = rows, .skipped = {}};
   const std::vector<TextExample> ex = encode_examples(
       t, *tokenizer_, {.task = task_, .max_seq_length = max_len, .labelled = false});
-  const std::vector<float> z = classifier_logits(*model_, ex, tokenizer_->pad_token_id(), o.batch_size);
+  const std::vector<float> z = logits(ex, o.batch_size);
   const size_t L = size_t(model_->config().num_labels);
   std::vector<TextPrediction> out(ex.size());
   for (size_t i = 0; i < ex.size(); ++i) {
@@ -205,8 +263,7 @@ TextEvaluation TextClassifier::evaluate(train::Table& table, train::BadRows bad_
                                                                : std::map<std::string, int64_t>{},
                        .label_col = label_col,
                        .bad_rows = bad_rows});
-  return score_logits(classifier_logits(*model_, ex, tokenizer_->pad_token_id(), o.batch_size), ex,
-                      task_, labels_);
+  return score_logits(logits(ex, o.batch_size), ex, task_, labels_);
 }
 
 json TextClassifier::prediction_json(const TextPrediction& p) const {
@@ -217,7 +274,7 @@ json TextClassifier::prediction_json(const TextPrediction& p) const {
 }
 
 TextEvaluation evaluate(const EvaluateOptions& o) {
-  const TextClassifier clf = TextClassifier::load(o.model_dir);
+  const TextClassifier clf = load_text_classifier(o.model_dir, o.adapter_dir);
   train::Table t = read_text_table(o.data_file, o.columns, /*labelled=*/true);
   const TextEvaluation e = clf.evaluate(t, o.columns.bad_rows, o.inference, o.columns.label_col);
   if (t.num_skipped() > 0) std::fprintf(stderr, "eval: %s\n", t.summary().c_str());
@@ -228,6 +285,11 @@ std::vector<TextPrediction> predict(const std::string& model_dir,
                                     const std::vector<train::TableRow>& rows,
                                     const InferenceOptions& options) {
   return TextClassifier::load(model_dir).predict(rows, options);
+}
+
+TextClassifier load_text_classifier(const std::string& model_dir, const std::string& adapter_dir) {
+  return adapter_dir.empty() ? TextClassifier::load(model_dir)
+                             : TextClassifier::load(model_dir, adapter_dir);
 }
 
 }  // namespace heed::tasks

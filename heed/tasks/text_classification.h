@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -23,6 +24,10 @@
 #include "heed/tasks/text_data.h"
 #include "heed/tokenizers/bert_tokenizer.h"
 #include "heed/train/metrics.h"
+
+namespace heed::peft {
+class PeftModel;
+}
 
 namespace heed::tasks {
 
@@ -38,6 +43,11 @@ int64_t clamp_max_seq_length(int64_t requested, const models::BertConfig& cfg, c
 // Logits (N x L, row-major, input order) of a sequence-classification model. The caller
 // puts the model in eval mode; gradients are off inside.
 std::vector<float> classifier_logits(const models::BertPreTrainedModel& model,
+                                     const std::vector<TextExample>& examples, int32_t pad_id,
+                                     int64_t batch_size);
+// The same through any forward (e.g. a peft::PeftModel's) of a num_labels-output head.
+using ClassifierForward = std::function<models::BertOutput(const models::BertInputs&)>;
+std::vector<float> classifier_logits(const ClassifierForward& forward, int64_t num_labels,
                                      const std::vector<TextExample>& examples, int32_t pad_id,
                                      int64_t batch_size);
 
@@ -71,12 +81,17 @@ class TextClassifier {
   // Errors when the directory has no trained classifier head (classifier.* weights) or
   // its problem_type is multi-label classification.
   static TextClassifier load(const std::string& model_dir);
+  // A PEFT adapter directory (from `heed finetune --peft ...`) on its base model
+  // directory: labels from adapter_dir/head_config.json (else LABEL_<i>), the tokenizer
+  // from the adapter directory when it has one, else from the base.
+  static TextClassifier load(const std::string& model_dir, const std::string& adapter_dir);
 
   TextTask task() const { return task_; }
   const std::vector<std::string>& labels() const { return labels_; }  // id order; empty: regress
   const models::BertPreTrainedModel& model() const { return *model_; }
   const tokenizers::BertTokenizer& tokenizer() const { return *tokenizer_; }
   const std::string& model_dir() const { return dir_; }
+  const std::string& adapter_dir() const { return adapter_dir_; }  // "" without an adapter
   // label name -> class id (classify).
   std::map<std::string, int64_t> label2id() const;
 
@@ -95,16 +110,19 @@ class TextClassifier {
 
  private:
   TextClassifier() = default;
-  std::string dir_;
+  std::vector<float> logits(const std::vector<TextExample>& ex, int64_t batch_size) const;
+  std::string dir_, adapter_dir_;
   TextTask task_ = TextTask::Classify;
   std::vector<std::string> labels_;
   std::shared_ptr<models::BertPreTrainedModel> model_;
   std::shared_ptr<tokenizers::BertTokenizer> tokenizer_;
+  std::shared_ptr<peft::PeftModel> peft_;  // with an adapter; model_ is its base
 };
 
 struct EvaluateOptions {
   std::string model_dir;
   std::string data_file;
+  std::string adapter_dir{};  // a PEFT adapter on model_dir
   TextColumns columns{};
   InferenceOptions inference{};
 };
@@ -116,5 +134,8 @@ TextEvaluation evaluate(const EvaluateOptions& options);
 std::vector<TextPrediction> predict(const std::string& model_dir,
                                     const std::vector<train::TableRow>& rows,
                                     const InferenceOptions& options = {});
+
+// TextClassifier::load(model_dir) or, with an adapter_dir, load(model_dir, adapter_dir).
+TextClassifier load_text_classifier(const std::string& model_dir, const std::string& adapter_dir);
 
 }  // namespace heed::tasks

@@ -11,8 +11,10 @@
 #include "heed/base/rng.h"
 #include "heed/models/bert_pretrained.h"
 #include "heed/ops/ops.h"
+#include "heed/peft/peft_model.h"
 #include "heed/tasks/text_batches.h"
 #include "heed/tasks/text_classification.h"
+#include "heed/tasks/text_peft.h"
 #include "heed/train/checkpoint.h"
 #include "heed/train/early_stopping.h"
 #include "heed/train/trainer.h"
@@ -65,7 +67,87 @@ uint64_t derive_seed(uint64_t seed, uint64_t stream) {
   const auto a = philox4x32(seed, stream);
   return (uint64_t(a[0]) << 32) | a[1];
 }
-enum Stream : uint64_t { kSplit = 1, kShuffle, kInit };
+enum Stream : uint64_t { kSplit = 1, kShuffle, kInit, kAdapter };
+
+// The CLI's names of the PEFT methods.
+const char* peft_cli_name(peft::PeftType t) {
+  switch (t) {
+    case peft::PeftType::Lora: return "lora";
+    case peft::PeftType::AdaLora: return "adalora";
+    case peft::PeftType::IA3: return "ia3";
+    case peft::PeftType::PrefixTuning: return "prefix";
+    case peft::PeftType::Bottleneck: return "adapter";
+  }
+  return "?";
+}
+
+// 11170000 -> "11,170,000".
+std::string grouped(int64_t n) {
+  std::string d = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i > 0 && (d.size() - i) % 3 == 0) out += ',';
+    out += d[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+bool uses_peft(const FinetuneOptions& o) { return !o.peft.empty() || !o.adapter_dir.empty(); }
+
+// The adapter's config for a new run: the type's defaults, the --peft-config file's
+// fields, task_type SEQ_CLS, and AdaLoRA's total_step from the run unless given.
+// A base without pooler weights (a masked-LM checkpoint) gets a newly initialised pooler,
+// which a frozen base would keep random and which reloading could not reproduce: it is
+// then trained and saved with the adapter (modules_to_save "pooler.dense").
+peft::PeftConfig make_peft_config(const FinetuneOptions& o, int64_t total_steps,
+                                  bool pooler_missing) {
+  const peft::PeftType type = peft::parse_peft_type(o.peft);
+  json over = json::object();
+  std::string where = "--peft " + o.peft;
+  if (!o.peft_config_file.empty()) {
+    where = o.peft_config_file;
+    HEED_CHECK(fs::is_regular_file(o.peft_config_file), "finetune: --peft-config {}: no such file",
+               o.peft_config_file);
+    try {
+      over = json::parse(read_file(o.peft_config_file));
+    } catch (const json::exception& e) {
+      HEED_FAIL("finetune: --peft-config {}: not valid JSON: {}", o.peft_config_file, e.what());
+    }
+    HEED_CHECK(over.is_object(),
+               "finetune: --peft-config {}: expected a JSON object of PEFT fields (r, lora_alpha, "
+               "target_modules, ...)",
+               o.peft_config_file);
+  }
+  if (over.contains("peft_type")) {
+    HEED_CHECK(over["peft_type"].is_string() &&
+                   peft::parse_peft_type(over["peft_type"].get<std::string>()) == type,
+               "finetune: {}: peft_type {} contradicts --peft {}", where, over["peft_type"].dump(),
+               o.peft);
+    over.erase("peft_type");
+  }
+  if (over.contains("task_type"))
+    HEED_CHECK(over["task_type"] == "SEQ_CLS",
+               "finetune: {}: task_type {} (text classification and regression train a SEQ_CLS "
+               "adapter)",
+               where, over["task_type"].dump());
+  over["task_type"] = "SEQ_CLS";
+  if (type == peft::PeftType::AdaLora && !over.contains("total_step")) over["total_step"] = total_steps;
+  if (pooler_missing) {
+    if (!over.contains("modules_to_save") || over["modules_to_save"].is_null()) {
+      over["modules_to_save"] = json::array({"pooler.dense"});
+      std::fprintf(stderr,
+                   "finetune: %s has no pooler weights; the new pooler is trained and saved with "
+                   "the adapter (modules_to_save pooler.dense)\n",
+                   o.model_dir.c_str());
+    } else {
+      std::fprintf(stderr,
+                   "finetune: warning: %s has no pooler weights and %s sets modules_to_save "
+                   "without pooler.dense: the adapter will only work with this run's random "
+                   "pooler\n",
+                   o.model_dir.c_str(), where.c_str());
+    }
+  }
+  return peft::PeftConfig::make(type, over, where);
+}
 
 void validate(const FinetuneOptions& o) {
   HEED_CHECK(!o.model_dir.empty(), "finetune: no model directory (--model)");
@@ -93,6 +175,32 @@ void validate(const FinetuneOptions& o) {
              metric, text_task_name(o.task), fmt::join(ok, ", "));
   HEED_CHECK(o.task == TextTask::Classify || o.class_weights == ClassWeights::None,
              "finetune: --class-weights applies to --task classify only");
+  if (!o.peft.empty()) {
+    static const std::set<std::string> kinds = {"lora", "adalora", "ia3", "prefix", "adapter"};
+    HEED_CHECK(kinds.count(o.peft),
+               "finetune: unknown --peft \"{}\" (choose lora, adalora, ia3, prefix or adapter)",
+               o.peft);
+  }
+  HEED_CHECK(o.peft_config_file.empty() || !o.peft.empty(),
+             "finetune: --peft-config {} needs --peft METHOD", o.peft_config_file);
+  HEED_CHECK(o.peft_config_file.empty() || o.adapter_dir.empty(),
+             "finetune: --peft-config and --adapter exclude each other (a loaded adapter keeps "
+             "its adapter_config.json)");
+  if (!o.adapter_dir.empty()) {
+    HEED_CHECK(fs::is_directory(o.adapter_dir), "finetune: --adapter {}: not a directory",
+               o.adapter_dir);
+    for (const char* f : {"adapter_config.json", "adapter_model.safetensors"})
+      HEED_CHECK(fs::is_regular_file(fs::path(o.adapter_dir) / f),
+                 "finetune: --adapter {}: missing {} (not a PEFT adapter directory)", o.adapter_dir,
+                 f);
+    if (!o.peft.empty()) {
+      const peft::PeftConfig c =
+          peft::PeftConfig::from_file((fs::path(o.adapter_dir) / "adapter_config.json").string());
+      HEED_CHECK(peft_cli_name(c.type) == o.peft,
+                 "finetune: --adapter {} holds a {} adapter, not --peft {}", o.adapter_dir,
+                 peft::peft_type_name(c.type), o.peft);
+    }
+  }
 }
 
 json options_json(const FinetuneOptions& o) {
@@ -149,17 +257,28 @@ train::Table split_off(train::Table& t, double fraction, uint64_t seed) {
 
 // The model with a sequence-classification head of num_labels outputs. A classifier of
 // another size in the checkpoint is replaced by a new one (HF's ignore_mismatched_sizes).
+// *pooler_missing: the checkpoint has no pooler weights (a masked-LM checkpoint), so the
+// pooler is newly initialised.
+bool lacks_pooler(const models::LoadReport& r) {
+  for (const auto& k : r.missing_keys)
+    if (k.find("pooler.") != std::string::npos) return true;
+  return false;
+}
+
 std::unique_ptr<models::BertPreTrainedModel> load_model(const std::string& dir,
                                                         const models::BertConfig& cfg,
-                                                        int64_t num_labels, uint64_t seed) {
+                                                        int64_t num_labels, uint64_t seed,
+                                                        bool* pooler_missing) {
   using models::BertHead;
   const bool other_classifier = !cfg.architectures.empty() &&
                                 cfg.architectures.front() == "BertForSequenceClassification" &&
                                 cfg.num_labels != num_labels;
-  if (!other_classifier)
-    return models::bert_from_pretrained(
-               dir, {.head = BertHead::SequenceClassification, .num_labels = num_labels, .seed = seed})
-        .model;
+  if (!other_classifier) {
+    models::BertLoadResult r = models::bert_from_pretrained(
+        dir, {.head = BertHead::SequenceClassification, .num_labels = num_labels, .seed = seed});
+    *pooler_missing = lacks_pooler(r.report);
+    return std::move(r.model);
+  }
   std::fprintf(stderr,
                "finetune: %s has a classifier for %lld labels; it is replaced by a new one for "
                "%lld labels\n",
@@ -167,6 +286,7 @@ std::unique_ptr<models::BertPreTrainedModel> load_model(const std::string& dir,
                static_cast<long long>(num_labels));
   const auto base =
       models::bert_from_pretrained(dir, {.head = BertHead::Base, .load = {.quiet = true}, .seed = seed});
+  *pooler_missing = lacks_pooler(base.report);
   models::BertConfig c = base.model->config();
   c.num_labels = num_labels;
   c.id2label.clear();
@@ -249,6 +369,7 @@ FinetuneResult finetune(const FinetuneOptions& o) {
     // Keep the model's ids when it already knows exactly these labels.
     std::vector<std::string> model_labels;
     for (int64_t i = 0; i < base_cfg.num_labels; ++i) model_labels.push_back(base_cfg.label_name(i));
+    if (!o.adapter_dir.empty()) model_labels = read_head_config(o.adapter_dir).labels;
     if (std::set<std::string>(model_labels.begin(), model_labels.end()) ==
             std::set<std::string>(labels.begin(), labels.end()) &&
         model_labels.size() == labels.size())
@@ -275,8 +396,9 @@ FinetuneResult finetune(const FinetuneOptions& o) {
 
   // Model.
   const int64_t num_labels = classify ? int64_t(labels.size()) : 1;
-  std::unique_ptr<models::BertPreTrainedModel> model =
-      load_model(o.model_dir, base_cfg, num_labels, derive_seed(o.seed, kInit));
+  bool pooler_missing = false;
+  std::shared_ptr<models::BertPreTrainedModel> model =
+      load_model(o.model_dir, base_cfg, num_labels, derive_seed(o.seed, kInit), &pooler_missing);
   models::BertConfig& mc = model->mutable_config();
   mc.problem_type = classify ? "single_label_classification" : "regression";
   mc.id2label.clear();
@@ -293,9 +415,40 @@ FinetuneResult finetune(const FinetuneOptions& o) {
     class_weight = Tensor::from_vector(balanced_class_weights(y, num_labels), Shape{num_labels});
   }
 
+  ShuffledTextBatches data(train_ex, {.batch_size = o.batch_size,
+                                      .seed = derive_seed(o.seed, kShuffle),
+                                      .pad_id = tok.pad_token_id(),
+                                      .task = o.task});
+  // HF: num_update_steps_per_epoch = len(dataloader) // gradient_accumulation_steps (>= 1).
+  const int64_t steps_per_epoch = std::max<int64_t>(1, data.batches_per_epoch() / o.grad_accum);
+
+  // PEFT: the base frozen inside a PeftModel with one trainable adapter ("default").
+  std::unique_ptr<peft::PeftModel> pm;
+  HeadConfig head{.num_labels = num_labels,
+                  .labels = labels,
+                  .problem_type = classify ? "single_label_classification" : "regression"};
+  if (uses_peft(o)) {
+    pm = std::make_unique<peft::PeftModel>(model);
+    if (!o.adapter_dir.empty())
+      pm->load_adapter(o.adapter_dir, "default");
+    else
+      pm->add_adapter("default", make_peft_config(o, o.epochs * steps_per_epoch, pooler_missing),
+                      derive_seed(o.seed, kAdapter));
+    const int64_t trainable = pm->num_trainable_parameters(), total = pm->num_total_parameters();
+    std::fprintf(stderr, "finetune: %s: %s trainable parameters of %s (%.2f%%)\n",
+                 peft_cli_name(pm->adapter_config().type), grouped(trainable).c_str(),
+                 grouped(total).c_str(), total > 0 ? 100.0 * double(trainable) / double(total) : 0.0);
+  }
+
   // Output directory: tokenizer files and the options now, the model when it improves.
   fs::create_directories(o.out_dir);
-  const json run_config = options_json(o);
+  json run_config = options_json(o);
+  if (pm) {
+    run_config["peft"] = peft_cli_name(pm->adapter_config().type);
+    run_config["peft_config"] = o.peft_config_file;
+    run_config["adapter"] = o.adapter_dir;
+    run_config["peft_settings"] = pm->adapter_config().to_json();
+  }
   const std::string run_config_path = (fs::path(o.out_dir) / "run_config.json").string();
   if (o.resume) compare_run_config(run_config_path, run_config);
   write_file_atomic(run_config_path, run_config.dump(2) + "\n");
@@ -303,12 +456,6 @@ FinetuneResult finetune(const FinetuneOptions& o) {
   const std::string eval_results_path = (fs::path(o.out_dir) / "eval_results.json").string();
   if (!o.resume) fs::remove(eval_results_path);
 
-  ShuffledTextBatches data(train_ex, {.batch_size = o.batch_size,
-                                      .seed = derive_seed(o.seed, kShuffle),
-                                      .pad_id = tok.pad_token_id(),
-                                      .task = o.task});
-  // HF: num_update_steps_per_epoch = len(dataloader) // gradient_accumulation_steps (>= 1).
-  const int64_t steps_per_epoch = std::max<int64_t>(1, data.batches_per_epoch() / o.grad_accum);
   std::fprintf(stderr,
                "finetune: %s, %zu training / %zu validation examples%s, %lld steps per epoch x %lld "
                "epochs\n",
@@ -317,18 +464,28 @@ FinetuneResult finetune(const FinetuneOptions& o) {
                static_cast<long long>(steps_per_epoch), static_cast<long long>(o.epochs));
 
   models::BertPreTrainedModel& m = *model;
+  peft::PeftModel* const pmp = pm.get();
+  const ClassifierForward forward = [&m, pmp](const models::BertInputs& in) {
+    return pmp ? pmp->forward(in) : m.forward(in);
+  };
+  // AdaLoRA's orthogonal regulariser joins the loss (PEFT's AdaLoraModel.forward).
+  const auto regularized = [pmp](Tensor loss) {
+    if (!pmp) return loss;
+    const Tensor reg = pmp->regularization_loss();
+    return reg.defined() ? ops::add(loss, reg) : loss;
+  };
   const train::LossFn loss = [&](const train::Batch& b) {
     const Tensor& y = b.at("labels");
-    models::BertOutput out = m.forward({.input_ids = b.at("input_ids"),
+    models::BertOutput out = forward({.input_ids = b.at("input_ids"),
                                         .attention_mask = b.at("attention_mask"),
                                         .token_type_ids = b.at("token_type_ids"),
                                         .labels = classify ? Tensor() : y});
-    if (!classify) return train::StepOutput{.loss = out.loss};
+    if (!classify) return train::StepOutput{.loss = regularized(out.loss)};
     const std::vector<int64_t> pred = ops::argmax(out.logits, -1).to_ids(), gold = y.to_ids();
     double ok = 0;
     for (size_t i = 0; i < gold.size(); ++i) ok += pred[i] == gold[i];
     return train::StepOutput{
-        .loss = ops::cross_entropy(out.logits, y, {.class_weight = class_weight}),
+        .loss = regularized(ops::cross_entropy(out.logits, y, {.class_weight = class_weight})),
         .metrics = {{"accuracy", ok / double(gold.size())}}};
   };
   train::Trainer* trainer_ptr = nullptr;
@@ -336,14 +493,22 @@ FinetuneResult finetune(const FinetuneOptions& o) {
   train::EvalFn eval_fn;
   if (has_eval)
     eval_fn = [&] {
-      last_eval = score_logits(classifier_logits(m, eval_ex, tok.pad_token_id(), o.eval_batch_size),
-                               eval_ex, o.task, labels);
+      last_eval = score_logits(
+          classifier_logits(forward, num_labels, eval_ex, tok.pad_token_id(), o.eval_batch_size),
+          eval_ex, o.task, labels);
       std::map<std::string, double> r = last_eval.metrics();
       r["epoch"] = double(trainer_ptr->step()) / double(steps_per_epoch);
       if (o.on_eval) o.on_eval(r);
       return r;
     };
-  train::Trainer trainer(m, loss, data,
+  // The best model: the full model directory, or (PEFT) the adapter and its head labels.
+  const auto save_model = [&] {
+    if (!pmp) return models::bert_save_pretrained(m, o.out_dir);
+    pmp->save_adapter(o.out_dir, "", o.model_dir);
+    write_head_config(o.out_dir, head);
+  };
+  nn::Module& trained = pmp ? static_cast<nn::Module&>(*pmp) : static_cast<nn::Module&>(m);
+  train::Trainer trainer(trained, loss, data,
                          {.max_steps = o.epochs * steps_per_epoch,
                           .grad_accum_steps = o.grad_accum,
                           .lr = o.lr,
@@ -361,13 +526,14 @@ FinetuneResult finetune(const FinetuneOptions& o) {
                           .progress = o.progress},
                          eval_fn);
   trainer_ptr = &trainer;
+  if (pmp && pmp->step_hook()) trainer.set_step_hook(pmp->step_hook());
   // The best model is written to out_dir as soon as an evaluation improves on the best,
   // so out_dir always holds it; its evaluation rides along in the checkpoints.
   train::EarlyStopping best({.metric = metric,
                              .greater_is_better = metric_greater_is_better(metric),
                              .patience = o.patience},
                             [&](int64_t step, const std::map<std::string, double>&) {
-                              models::bert_save_pretrained(m, o.out_dir);
+                              save_model();
                               return json{{"step", step},
                                           {"epoch", double(step) / double(steps_per_epoch)},
                                           {"evaluation", last_eval.to_json()}};
@@ -393,14 +559,20 @@ FinetuneResult finetune(const FinetuneOptions& o) {
     r.best_metric = best.best();
     r.best_step = best.best_step();
     r.eval_results = best.best_info().at("evaluation");
-    HEED_CHECK(fs::is_regular_file(fs::path(o.out_dir) / "model.safetensors"),
-               "finetune: the best model (step {}) is missing from {}: was model.safetensors "
-               "removed while the run was stopped?",
-               r.best_step, o.out_dir);
+    const char* weights = pmp ? "adapter_model.safetensors" : "model.safetensors";
+    HEED_CHECK(fs::is_regular_file(fs::path(o.out_dir) / weights),
+               "finetune: the best model (step {}) is missing from {}: was {} removed while the "
+               "run was stopped?",
+               r.best_step, o.out_dir, weights);
     write_file_atomic(eval_results_path, r.eval_results.dump(2) + "\n");
   } else {
     // No validation (or stopped before the first one): keep the model as it is now.
-    models::bert_save_pretrained(m, o.out_dir);
+    save_model();
+  }
+  if (pmp) {
+    r.peft_type = std::string(peft::peft_type_name(pmp->adapter_config().type));
+    r.trainable_parameters = pmp->num_trainable_parameters();
+    r.total_parameters = pmp->num_total_parameters();
   }
   return r;
 }

@@ -17,6 +17,15 @@
 //   eval_results.json      the best model's evaluation (TextEvaluation::to_json)
 //   checkpoints/           the Trainer's checkpoints (resume)
 //
+// With `peft` (lora | adalora | ia3 | prefix | adapter) the base model's weights stay
+// frozen and only a parameter-efficient adapter (heed/peft) and the classifier head are
+// trained; OUT then holds the best adapter in PEFT's layout instead of a full model:
+//   adapter_config.json, adapter_model.safetensors   (task_type SEQ_CLS, the classifier
+//                          in modules_to_save), head_config.json (labels, problem_type),
+//   plus the tokenizer files, metrics.jsonl, run_config.json, eval_results.json,
+//   checkpoints/ as above. Use it with `heed predict --model BASE --adapter OUT`, or fold
+//   it into a model directory with `heed merge`.
+//
 // Labels (classify): the sorted distinct labels of the training file, unless the model's
 // config.json already has exactly that label set (then its ids, and its classifier
 // weights, are kept). Regress: labels parsed as numbers, num_labels 1.
@@ -65,6 +74,13 @@ struct FinetuneOptions {
   bool progress = true;  // the Trainer's progress bar
   int64_t log_every = 10;
   int64_t keep_checkpoints = 2;
+  // Parameter-efficient fine-tuning: "" = full fine-tuning; lora | adalora | ia3 | prefix
+  // | adapter (bottleneck). peft_config_file: a JSON object of PEFT field names (r,
+  // lora_alpha, target_modules, ...) overriding the type's defaults. adapter_dir: continue
+  // training a PEFT-format adapter directory (its own config) on model_dir.
+  std::string peft{};
+  std::string peft_config_file{};
+  std::string adapter_dir{};
   // Called after each validation with its metrics (accuracy, macro_f1, loss, epoch, ... as
   // logged); e.g. to print a line per epoch.
   std::function<void(const std::map<std::string, double>& metrics)> on_eval{};
@@ -82,6 +98,8 @@ struct FinetuneResult {
   double best_metric = 0.0;
   int64_t best_step = -1;       // -1: no validation, the final model was saved
   nlohmann::json eval_results;  // eval_results.json (null without validation)
+  std::string peft_type;        // "LORA", ... ("" for full fine-tuning)
+  int64_t trainable_parameters = 0, total_parameters = 0;
 };
 
 // Errors name the file, line and column of bad data, or the option at fault.
