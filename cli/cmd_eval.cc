@@ -20,6 +20,7 @@ struct EvalCli {
   TextTableFlags table;
   bool json = false;
   std::string out;
+  std::vector<std::string> adapters;
   int threads = 0;
 };
 
@@ -48,6 +49,7 @@ void print_classification(const train::ClassificationReport& r, double loss) {
 void run_eval(EvalCli c) {
   if (c.threads > 0) set_num_threads(c.threads);
   apply_text_table_flags(c.o.columns, c.table);
+  for (const auto& a : c.adapters) c.o.adapters.push_back(tasks::parse_named_adapter(a));
   const tasks::TextEvaluation e = tasks::evaluate(c.o);
   const std::string json = e.to_json().dump(c.json ? -1 : 2);
   if (!c.out.empty()) write_file_atomic(c.out, e.to_json().dump(2) + "\n");
@@ -58,7 +60,8 @@ void run_eval(EvalCli c) {
   const int64_t n = e.task == tasks::TextTask::Classify ? e.classification.num_examples
                                                         : e.regression.num_examples;
   fmt::print("eval: {}{} on {} ({} examples)\n\n", c.o.model_dir,
-             c.o.adapter_dir.empty() ? "" : " + adapter " + c.o.adapter_dir, c.o.data_file, n);
+             c.adapters.empty() ? "" : " + adapter " + (c.o.use_adapter.empty() ? c.adapters[0] : c.o.use_adapter),
+             c.o.data_file, n);
   if (e.task == tasks::TextTask::Classify) {
     print_classification(e.classification, e.loss);
   } else {
@@ -79,10 +82,12 @@ void register_eval(CLI::App& app) {
                   "Fine-tuned model directory (config.json with id2label, model.safetensors, "
                   "vocab.txt or tokenizer.json)")
       ->required()->check(CLI::ExistingDirectory);
-  sub->add_option("--adapter", c->o.adapter_dir,
-                  "A PEFT adapter directory (from `heed finetune --peft ...`) to run on --model, "
-                  "the base model it was trained on")
-      ->check(CLI::ExistingDirectory);
+  sub->add_option("--adapter", c->adapters,
+                  "A PEFT adapter directory (from `heed finetune --peft ...`) to run on --model, the base "
+                  "model it was trained on; repeat as NAME=DIR to load several (one base, one "
+                  "head each) and pick one with --use");
+  sub->add_option("--use", c->o.use_adapter, "With several --adapter NAME=DIR: the adapter to "
+                                             "evaluate (default: the first)");
   sub->add_option("--data", c->o.data_file, "Labelled table (.csv, .tsv or .jsonl)")
       ->required()->check(CLI::ExistingFile);
   add_text_table_options(sub, c->o.columns, c->table, /*labelled=*/true);

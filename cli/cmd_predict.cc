@@ -19,17 +19,24 @@ namespace heed::cli {
 namespace {
 
 struct PredictCli {
-  std::string model, adapter, data, out;
+  std::string model, data, out, use;
+  std::vector<std::string> adapters;
   tasks::TextColumns columns;
   TextTableFlags table;
   tasks::InferenceOptions inference;
   int threads = 0;
 };
 
+tasks::TextClassifier load(const PredictCli& c) {
+  std::vector<tasks::NamedAdapter> adapters;
+  for (const auto& a : c.adapters) adapters.push_back(tasks::parse_named_adapter(a));
+  return tasks::load_text_classifier(c.model, adapters, c.use);
+}
+
 void run_predict(PredictCli c) {
   if (c.threads > 0) set_num_threads(c.threads);
   apply_text_table_flags(c.columns, c.table);
-  const tasks::TextClassifier clf = tasks::load_text_classifier(c.model, c.adapter);
+  const tasks::TextClassifier clf = load(c);
   train::Table t;
   if (c.data == "-") {
     if (c.columns.format == train::TableFormat::Auto) c.columns.format = train::TableFormat::Jsonl;
@@ -60,10 +67,12 @@ void register_predict(CLI::App& app) {
                   "Fine-tuned model directory (config.json with id2label, model.safetensors, "
                   "vocab.txt or tokenizer.json)")
       ->required()->check(CLI::ExistingDirectory);
-  sub->add_option("--adapter", c->adapter,
-                  "A PEFT adapter directory (from `heed finetune --peft ...`) to run on --model, "
-                  "the base model it was trained on")
-      ->check(CLI::ExistingDirectory);
+  sub->add_option("--adapter", c->adapters,
+                  "A PEFT adapter directory (from `heed finetune --peft ...`) to run on --model, the base "
+                  "model it was trained on; repeat as NAME=DIR to load several (one base, one "
+                  "head each) and pick one with --use");
+  sub->add_option("--use", c->use, "With several --adapter NAME=DIR: the adapter to run "
+                                   "(default: the first)");
   sub->add_option("--data", c->data,
                   "Input table (.csv, .tsv or .jsonl), or - for standard input (JSONL unless "
                   "--format says otherwise)")

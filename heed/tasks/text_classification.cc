@@ -1,10 +1,13 @@
 #include "heed/tasks/text_classification.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
+#include <set>
 
 #include "heed/autograd/node.h"
 #include "heed/base/error.h"
@@ -157,44 +160,84 @@ TextClassifier TextClassifier::load(const std::string& dir) {
   return c;
 }
 
+NamedAdapter parse_named_adapter(const std::string& spec) {
+  const size_t eq = spec.find('=');
+  if (std::filesystem::is_directory(spec) || eq == std::string::npos) return {"default", spec};
+  HEED_CHECK(eq > 0 && eq + 1 < spec.size(), "--adapter {}: expected DIR or NAME=DIR", spec);
+  return {spec.substr(0, eq), spec.substr(eq + 1)};
+}
+
 TextClassifier TextClassifier::load(const std::string& dir, const std::string& adapter_dir) {
+  return load(dir, std::vector<NamedAdapter>{{"default", adapter_dir}});
+}
+
+TextClassifier TextClassifier::load(const std::string& dir, const std::vector<NamedAdapter>& adapters,
+                                    const std::string& use) {
   namespace fs = std::filesystem;
+  HEED_CHECK(!adapters.empty(), "{}: no adapter to load", dir);
   HEED_CHECK(fs::is_directory(dir), "{}: not a model directory", dir);
-  HEED_CHECK(fs::is_directory(adapter_dir), "{}: not an adapter directory", adapter_dir);
-  for (const char* f : {"adapter_config.json", "adapter_model.safetensors"})
-    HEED_CHECK(fs::is_regular_file(fs::path(adapter_dir) / f),
-               "{}: missing {} (not a PEFT adapter directory; `heed finetune --peft lora` writes "
-               "one)",
-               adapter_dir, f);
-  std::shared_ptr<peft::PeftModel> pm = peft::peft_from_pretrained(dir, adapter_dir);
-  const peft::PeftConfig& pc = pm->adapter_config();
-  HEED_CHECK(pc.task_type == "SEQ_CLS",
-             "{}/adapter_config.json: task_type {} is not text classification (SEQ_CLS)",
-             adapter_dir, pc.task_type.empty() ? "(none)" : pc.task_type);
+  std::set<std::string> names;
+  for (const NamedAdapter& a : adapters) {
+    HEED_CHECK(names.insert(a.name).second, "adapter name \"{}\" given twice", a.name);
+    HEED_CHECK(fs::is_directory(a.dir), "{}: not an adapter directory", a.dir);
+    for (const char* f : {"adapter_config.json", "adapter_model.safetensors"})
+      HEED_CHECK(fs::is_regular_file(fs::path(a.dir) / f),
+                 "{}: missing {} (not a PEFT adapter directory; `heed finetune --peft lora` "
+                 "writes one)",
+                 a.dir, f);
+    const peft::PeftConfig pc =
+        peft::PeftConfig::from_file((fs::path(a.dir) / "adapter_config.json").string());
+    HEED_CHECK(pc.task_type == "SEQ_CLS",
+               "{}/adapter_config.json: task_type {} is not text classification (SEQ_CLS)", a.dir,
+               pc.task_type.empty() ? "(none)" : pc.task_type);
+  }
+  std::shared_ptr<peft::PeftModel> pm =
+      peft::peft_from_pretrained(dir, adapters[0].dir, adapters[0].name);
+  for (size_t i = 1; i < adapters.size(); ++i) pm->load_adapter(adapters[i].dir, adapters[i].name);
   const models::BertConfig& cfg = pm->base().config();
-  const HeadConfig h = read_head_config(adapter_dir, cfg.num_labels);
-  HEED_CHECK(h.problem_type != "multi_label_classification",
-             "{}/{}: problem_type multi_label_classification is not supported (classify and "
-             "regress are)",
-             adapter_dir, kHeadConfigFile);
   TextClassifier c;
   c.dir_ = dir;
-  c.adapter_dir_ = adapter_dir;
-  c.task_ = h.problem_type == "regression" || cfg.num_labels == 1 ? TextTask::Regress
-                                                                  : TextTask::Classify;
-  if (c.task_ == TextTask::Classify) c.labels_ = h.labels;
-  const bool own_tokenizer = fs::is_regular_file(fs::path(adapter_dir) / "vocab.txt") ||
-                             fs::is_regular_file(fs::path(adapter_dir) / "tokenizer.json");
-  const std::string tok_dir = own_tokenizer ? adapter_dir : dir;
+  for (const NamedAdapter& a : adapters) {
+    const HeadConfig h = read_head_config(a.dir, cfg.num_labels);
+    HEED_CHECK(h.problem_type != "multi_label_classification",
+               "{}/{}: problem_type multi_label_classification is not supported (classify and "
+               "regress are)",
+               a.dir, kHeadConfigFile);
+    c.heads_[a.name] = {.dir = a.dir, .problem_type = h.problem_type, .labels = h.labels};
+  }
+  const std::string& first = adapters[0].dir;
+  const bool own_tokenizer = fs::is_regular_file(fs::path(first) / "vocab.txt") ||
+                             fs::is_regular_file(fs::path(first) / "tokenizer.json");
+  const std::string tok_dir = own_tokenizer ? first : dir;
   c.tokenizer_ = std::make_shared<tokenizers::BertTokenizer>(
       tokenizers::BertTokenizer::from_pretrained(tok_dir));
   HEED_CHECK(c.tokenizer_->vocab_size() <= cfg.vocab_size,
              "{}: the tokenizer has {} tokens but the model's vocab_size is {}", tok_dir,
              c.tokenizer_->vocab_size(), cfg.vocab_size);
-  pm->eval();
   c.model_ = std::shared_ptr<models::BertPreTrainedModel>(pm, &pm->base());
   c.peft_ = std::move(pm);
+  c.use_adapter(use.empty() ? adapters[0].name : use);
   return c;
+}
+
+void TextClassifier::use_adapter(const std::string& name) {
+  HEED_CHECK(peft_ != nullptr, "{}: no adapters loaded", dir_);
+  const auto it = heads_.find(name);
+  HEED_CHECK(it != heads_.end(), "no adapter named \"{}\" (loaded: {})", name,
+             fmt::join(adapter_names(), ", "));
+  peft_->set_adapter(name);
+  peft_->eval();
+  adapter_dir_ = it->second.dir;
+  task_ = it->second.problem_type == "regression" || model_->config().num_labels == 1
+              ? TextTask::Regress
+              : TextTask::Classify;
+  labels_ = task_ == TextTask::Classify ? it->second.labels : std::vector<std::string>{};
+}
+
+std::vector<std::string> TextClassifier::adapter_names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, h] : heads_) out.push_back(name);
+  return out;
 }
 
 std::vector<float> TextClassifier::logits(const std::vector<TextExample>& ex,
@@ -274,7 +317,9 @@ json TextClassifier::prediction_json(const TextPrediction& p) const {
 }
 
 TextEvaluation evaluate(const EvaluateOptions& o) {
-  const TextClassifier clf = load_text_classifier(o.model_dir, o.adapter_dir);
+  const TextClassifier clf =
+      !o.adapter_dir.empty() ? load_text_classifier(o.model_dir, o.adapter_dir)
+                             : load_text_classifier(o.model_dir, o.adapters, o.use_adapter);
   train::Table t = read_text_table(o.data_file, o.columns, /*labelled=*/true);
   const TextEvaluation e = clf.evaluate(t, o.columns.bad_rows, o.inference, o.columns.label_col);
   if (t.num_skipped() > 0) std::fprintf(stderr, "eval: %s\n", t.summary().c_str());
@@ -290,6 +335,14 @@ std::vector<TextPrediction> predict(const std::string& model_dir,
 TextClassifier load_text_classifier(const std::string& model_dir, const std::string& adapter_dir) {
   return adapter_dir.empty() ? TextClassifier::load(model_dir)
                              : TextClassifier::load(model_dir, adapter_dir);
+}
+
+TextClassifier load_text_classifier(const std::string& model_dir,
+                                    const std::vector<NamedAdapter>& adapters,
+                                    const std::string& use) {
+  HEED_CHECK(!(adapters.empty() && !use.empty()), "--use {} needs --adapter NAME=DIR", use);
+  return adapters.empty() ? TextClassifier::load(model_dir)
+                          : TextClassifier::load(model_dir, adapters, use);
 }
 
 }  // namespace heed::tasks

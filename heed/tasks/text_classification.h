@@ -31,6 +31,13 @@ class PeftModel;
 
 namespace heed::tasks {
 
+// A PEFT adapter directory under a name ("default" for a single one).
+struct NamedAdapter {
+  std::string name, dir;
+};
+// "NAME=DIR", or "DIR" (an existing directory, or without "="), named "default".
+NamedAdapter parse_named_adapter(const std::string& spec);
+
 struct InferenceOptions {
   int64_t max_seq_length = 128;
   int64_t batch_size = 64;
@@ -85,6 +92,14 @@ class TextClassifier {
   // directory: labels from adapter_dir/head_config.json (else LABEL_<i>), the tokenizer
   // from the adapter directory when it has one, else from the base.
   static TextClassifier load(const std::string& model_dir, const std::string& adapter_dir);
+  // Several adapters on one base (as PEFT's load_adapter), each with its own head and
+  // labels; `use` (default: the first) is active. All must be SEQ_CLS adapters with the
+  // same number of labels (the base has one classifier).
+  static TextClassifier load(const std::string& model_dir, const std::vector<NamedAdapter>& adapters,
+                             const std::string& use = "");
+  // Makes another loaded adapter active (its labels, head and problem type).
+  void use_adapter(const std::string& name);
+  std::vector<std::string> adapter_names() const;
 
   TextTask task() const { return task_; }
   const std::vector<std::string>& labels() const { return labels_; }  // id order; empty: regress
@@ -117,12 +132,19 @@ class TextClassifier {
   std::shared_ptr<models::BertPreTrainedModel> model_;
   std::shared_ptr<tokenizers::BertTokenizer> tokenizer_;
   std::shared_ptr<peft::PeftModel> peft_;  // with an adapter; model_ is its base
+  struct AdapterHead {
+    std::string dir, problem_type;
+    std::vector<std::string> labels;
+  };
+  std::map<std::string, AdapterHead> heads_;  // per loaded adapter
 };
 
 struct EvaluateOptions {
   std::string model_dir;
   std::string data_file;
   std::string adapter_dir{};  // a PEFT adapter on model_dir
+  std::vector<NamedAdapter> adapters{};  // or several, `use_adapter` (default the first) active
+  std::string use_adapter{};
   TextColumns columns{};
   InferenceOptions inference{};
 };
@@ -137,5 +159,9 @@ std::vector<TextPrediction> predict(const std::string& model_dir,
 
 // TextClassifier::load(model_dir) or, with an adapter_dir, load(model_dir, adapter_dir).
 TextClassifier load_text_classifier(const std::string& model_dir, const std::string& adapter_dir);
+// No adapters: load(model_dir); else load(model_dir, adapters, use).
+TextClassifier load_text_classifier(const std::string& model_dir,
+                                    const std::vector<NamedAdapter>& adapters,
+                                    const std::string& use);
 
 }  // namespace heed::tasks

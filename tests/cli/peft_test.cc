@@ -90,6 +90,28 @@ TEST(PeftCommand, FinetuneLoraPredictMerge) {
   EXPECT_TRUE(fs::exists(dir / "fwd" / "logits.npy")) << r.out;
   EXPECT_TRUE(fs::exists(dir / "fwd" / "hidden_states_02.npy")) << r.out;
 
+  // Two adapters on one base; --use picks one (the same as loading it alone).
+  r = run_heed("finetune --model " + q(dir / "bert") + " --train " + q(dir / "train.csv") +
+               " --out " + q(dir / "lora2") +
+               " --peft lora --epochs 1 --lr 5e-3 --batch-size 16 --seed 4 --threads 1 --quiet");
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = run_heed("predict --model " + q(dir / "bert") + " --adapter " + q(dir / "lora2") +
+               " --data " + q(dir / "in.csv"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string second_alone = r.out;
+  r = run_heed("predict --model " + q(dir / "bert") + " --adapter a=" + q(out) + " --adapter b=" +
+               q(dir / "lora2") + " --use b --data " + q(dir / "in.csv"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, second_alone);
+  r = run_heed("predict --model " + q(dir / "bert") + " --adapter a=" + q(out) + " --adapter b=" +
+               q(dir / "lora2") + " --use a --data " + q(dir / "in.csv"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(jsonl(r.out), with_adapter);
+  r = run_heed("predict --model " + q(dir / "bert") + " --adapter a=" + q(out) +
+               " --use z --data " + q(dir / "in.csv"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("no adapter named \"z\""), std::string::npos) << r.err;
+
   for (const char* cmd : {"merge", "finetune", "predict", "eval", "forward"}) {
     r = run_heed(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0);

@@ -148,6 +148,23 @@ TEST(FinetunePeft, LoraWritesAdapterPredictsAndMerges) {
   EXPECT_EQ(r2.peft_type, "LORA");
   EXPECT_EQ(r2.trainable_parameters, r.trainable_parameters);
   EXPECT_TRUE(fs::is_regular_file(d.file("out2/adapter_model.safetensors")));
+
+  // Both adapters on one base, switched per call: each predicts as when loaded alone.
+  TextClassifier both = TextClassifier::load(d.file("bert"), {{"a", out}, {"b", d.file("out2")}}, "b");
+  EXPECT_EQ(both.adapter_names(), (std::vector<std::string>{"a", "b"}));
+  const std::vector<TextPrediction> b_alone =
+      TextClassifier::load(d.file("bert"), d.file("out2")).predict(rows);
+  EXPECT_EQ(both.adapter_dir(), d.file("out2"));  // --use b
+  for (const std::string name : {"b", "a", "b"}) {
+    both.use_adapter(name);
+    const std::vector<TextPrediction>& want = name == "a" ? p : b_alone;
+    const std::vector<TextPrediction> got = both.predict(rows);
+    for (size_t i = 0; i < got.size(); ++i)
+      for (size_t c = 0; c < 2; ++c)
+        EXPECT_NEAR(got[i].probabilities[c], want[i].probabilities[c], 1e-6) << name << " " << i;
+  }
+  const std::string err = error_of([&] { both.use_adapter("c"); });
+  EXPECT_NE(err.find("no adapter named \"c\" (loaded: a, b)"), std::string::npos) << err;
 }
 
 TEST(FinetunePeft, AdaLoraAndPrefix) {
