@@ -167,6 +167,17 @@ TEST(FinetunePeft, LoraWritesAdapterPredictsAndMerges) {
   EXPECT_NE(err.find("no adapter named \"c\" (loaded: a, b)"), std::string::npos) << err;
 }
 
+TEST(FinetunePeft, LoraLearnsOnAFrozenBase) {
+  const testing::SingleThread one_thread;
+  ScratchDir d("peft_learn");
+  write_fixture(d);
+  FinetuneOptions o = peft_options(d, "lora");
+  o.epochs = 12;
+  o.lr = 3e-2f;
+  const FinetuneResult r = finetune(o);
+  EXPECT_GE(r.eval_results.at("accuracy").get<double>(), 0.9) << r.eval_results.dump();
+}
+
 TEST(FinetunePeft, AdaLoraAndPrefix) {
   const testing::SingleThread one_thread;
   ScratchDir d("peft_other");
