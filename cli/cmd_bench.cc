@@ -21,8 +21,10 @@ void register_bench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--batch", opts->o.batch, "batch size")->capture_default_str();
   cmd->add_option("--seq", opts->o.seq, "sequence length")->capture_default_str();
-  cmd->add_option("--mode", opts->mode, "infer | train")
-      ->check(CLI::IsMember({"infer", "train"}))
+  cmd->add_option("--mode", opts->mode,
+                  "infer | train (masked-LM pretraining step) | finetune (sequence-classification "
+                  "step, 2 labels; with --peft only the adapter and the head train)")
+      ->check(CLI::IsMember({"infer", "train", "finetune"}))
       ->capture_default_str();
   cmd->add_option("--dtype", opts->dtype, "f32 | bf16 | int8 (inference)")
       ->check(CLI::IsMember({"f32", "bf16", "int8"}))
@@ -31,9 +33,21 @@ void register_bench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--iters", opts->o.iters, "timed iterations")->capture_default_str();
   cmd->add_option("--warmup", opts->o.warmup, "untimed iterations first")->capture_default_str();
+  cmd->add_option("--peft", opts->o.peft,
+                  "with --mode finetune: lora | adalora | ia3 | prefix | adapter (PEFT defaults; "
+                  "--peft-config for others); empty = full fine-tuning")
+      ->capture_default_str();
+  cmd->add_option("--peft-config", opts->o.peft_config, "JSON file of PEFT fields for --peft")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--json", opts->json, "print one JSON object on the last line");
   cmd->callback([opts] {
-    opts->o.mode = opts->mode == "train" ? perf::BenchMode::Train : perf::BenchMode::Infer;
+    opts->o.mode = opts->mode == "train"      ? perf::BenchMode::Train
+                   : opts->mode == "finetune" ? perf::BenchMode::Finetune
+                                              : perf::BenchMode::Infer;
+    if (!opts->o.peft.empty() && opts->o.mode != perf::BenchMode::Finetune) {
+      std::fprintf(stderr, "bench: --peft needs --mode finetune\n");
+      throw CLI::RuntimeError(1);
+    }
     opts->o.precision = infer::parse_precision(opts->dtype);
     const perf::BertBenchResult r = perf::run_bert_bench(opts->o);
     std::fputs(perf::format_bench(opts->o, r, opts->json).c_str(), stdout);

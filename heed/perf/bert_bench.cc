@@ -13,6 +13,9 @@
 #include "heed/base/fs.h"
 #include "heed/base/parallel.h"
 #include "heed/models/bert_heads.h"
+#include "heed/ops/cross_entropy.h"
+#include "heed/ops/elementwise.h"
+#include "heed/peft/peft_model.h"
 #include "heed/train/optimizer.h"
 
 namespace heed::perf {
@@ -35,6 +38,9 @@ double bert_flops(const models::BertConfig& cfg, int64_t B, int64_t T, BenchMode
   const double V = double(cfg.vocab_size), L = double(cfg.num_hidden_layers);
   const double encoder = L * (2 * M * (4 * C * C + 2 * C * F) + 4 * double(B) * T * T * C);
   if (mode == BenchMode::Infer) return encoder;
+  // Forward + backward of the encoder (backward ~2x forward; with a frozen base the
+  // weight gradients are skipped, so PEFT steps do less work than this counts).
+  if (mode == BenchMode::Finetune) return 3 * encoder;
   return 3 * (encoder + 2 * M * C * C + 2 * M * C * V);
 }
 
@@ -100,6 +106,46 @@ BertBenchResult run_bert_bench(const BertBenchOptions& o) {
     time_iters(o, r, [&] {
       engine.forward(hidden.data(), nullptr, ids.data(), nullptr, nullptr, B, T);
     });
+  } else if (o.mode == BenchMode::Finetune) {
+    HEED_CHECK(o.precision == infer::Precision::F32, "bench: fine-tuning runs in f32 only");
+    Generator init(o.seed);
+    models::BertConfig c = cfg;
+    c.num_labels = 2;
+    c.id2label.clear();
+    c.label2id.clear();
+    std::shared_ptr<models::BertPreTrainedModel> model(
+        models::make_bert(c, models::BertHead::SequenceClassification, init));
+    std::unique_ptr<peft::PeftModel> pm;
+    nn::Module* root = model.get();
+    if (!o.peft.empty()) {
+      nlohmann::json over = nlohmann::json::object();
+      if (!o.peft_config.empty()) over = nlohmann::json::parse(read_file(o.peft_config));
+      over["task_type"] = "SEQ_CLS";
+      pm = std::make_unique<peft::PeftModel>(model);
+      pm->add_adapter("default", peft::PeftConfig::make(peft::parse_peft_type(o.peft), over), o.seed + 5);
+      root = pm.get();
+    }
+    root->train();
+    root->set_generator(std::make_shared<Generator>(o.seed + 2));
+    train::AdamW opt(train::decay_groups(root->named_parameters(), 0.01f), {.lr = 1e-4f});
+    for (auto& [n, t] : root->named_parameters()) {
+      r.total_params += t.numel();
+      if (t.requires_grad()) r.trainable_params += t.numel();
+    }
+    models::BertInputs in;
+    in.input_ids = Tensor::from_vector(ids, Shape{B, T});
+    std::vector<int64_t> y(static_cast<size_t>(B));
+    for (int64_t b = 0; b < B; ++b) y[size_t(b)] = b % 2;
+    const Tensor labels = Tensor::from_vector(y, Shape{B});
+    time_iters(o, r, [&] {
+      opt.zero_grad();
+      const models::BertOutput out = pm ? pm->forward(in) : model->forward(in);
+      Tensor loss = ops::cross_entropy(out.logits, labels);
+      if (pm)
+        if (const Tensor reg = pm->regularization_loss(); reg.defined()) loss = ops::add(loss, reg);
+      autograd::backward(loss);
+      opt.step();
+    });
   } else {
     HEED_CHECK(o.precision == infer::Precision::F32,
                "bench: training runs in f32 only (bf16 mixed precision is not implemented yet)");
@@ -108,6 +154,7 @@ BertBenchResult run_bert_bench(const BertBenchOptions& o) {
     model->train();
     model->set_generator(std::make_shared<Generator>(o.seed + 2));
     train::AdamW opt(train::decay_groups(model->named_parameters(), 0.01f), {.lr = 1e-4f});
+    r.total_params = r.trainable_params = model->num_parameters();
     models::BertInputs in;
     in.input_ids = Tensor::from_vector(ids, Shape{B, T});
     in.labels = Tensor::from_vector(random_ids(M, cfg.vocab_size, o.seed + 3), Shape{B, T});
@@ -131,17 +178,25 @@ BertBenchResult run_bert_bench(const BertBenchOptions& o) {
 }
 
 std::string format_bench(const BertBenchOptions& o, const BertBenchResult& r, bool json) {
-  const char* mode = o.mode == BenchMode::Infer ? "infer" : "train";
+  const char* mode = o.mode == BenchMode::Infer   ? "infer"
+                     : o.mode == BenchMode::Train ? "train"
+                                                  : "finetune";
   const std::string_view prec = infer::precision_name(o.precision);
   std::string s = fmt::format(
       "heed bench: model {} mode {} dtype {} batch {} seq {} threads {} iters {}\n"
       "  latency median {:.2f} ms (min {:.2f}, max {:.2f})\n"
       "  tokens/s {:.0f}\n"
       "  {:.1f} GFLOP per iteration -> {:.1f} GFLOP/s\n"
-      "  peak RSS {:.0f} MB; CPU time {:.2f} s over {} timed iterations\n",
+      "  peak RSS {:.0f} MB; CPU time {:.2f} s over {} timed iterations\n"
+      "{}",
       o.model_config, mode, prec, o.batch, o.seq, r.threads, o.iters, r.latency_ms_median,
       r.latency_ms_min, r.latency_ms_max, r.tokens_per_s, r.gflop, r.gflops, r.peak_rss_mb,
-      r.cpu_s, o.iters);
+      r.cpu_s, o.iters,
+      o.mode == BenchMode::Infer
+          ? std::string()
+          : fmt::format("  trainable parameters {} of {} ({}){}\n", r.trainable_params, r.total_params,
+                        o.peft.empty() ? "full" : o.peft,
+                        r.total_params > 0 ? fmt::format(", {:.2f}%", 100.0 * double(r.trainable_params) / double(r.total_params)) : ""));
   if (json) {
     std::string lat;
     for (double v : r.latencies_ms) {
@@ -152,10 +207,11 @@ std::string format_bench(const BertBenchOptions& o, const BertBenchResult& r, bo
         "{{\"model\":\"{}\",\"mode\":\"{}\",\"dtype\":\"{}\",\"batch\":{},\"seq\":{},"
         "\"threads\":{},\"latency_ms_median\":{:.3f},\"latency_ms_min\":{:.3f},"
         "\"latency_ms_max\":{:.3f},\"tokens_per_s\":{:.1f},\"gflop\":{:.3f},\"gflops\":{:.2f},"
-        "\"peak_rss_mb\":{:.1f},\"cpu_s\":{:.3f},\"latencies_ms\":[{}]}}\n",
+        "\"peak_rss_mb\":{:.1f},\"cpu_s\":{:.3f},\"peft\":\"{}\",\"trainable_params\":{},"
+        "\"total_params\":{},\"latencies_ms\":[{}]}}\n",
         o.model_config, mode, prec, o.batch, o.seq, r.threads, r.latency_ms_median,
         r.latency_ms_min, r.latency_ms_max, r.tokens_per_s, r.gflop, r.gflops, r.peak_rss_mb,
-        r.cpu_s, lat);
+        r.cpu_s, o.peft, r.trainable_params, r.total_params, lat);
   }
   return s;
 }

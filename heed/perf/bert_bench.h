@@ -20,7 +20,9 @@
 
 namespace heed::perf {
 
-enum class BenchMode { Infer, Train };
+// Finetune: BertForSequenceClassification (2 labels) + cross-entropy + AdamW over the
+// trainable parameters: all of them, or with `peft` only the adapter and the head.
+enum class BenchMode { Infer, Train, Finetune };
 
 struct BertBenchOptions {
   std::string model_config = "base";  // "base" | "mini" | a directory with config.json
@@ -30,6 +32,8 @@ struct BertBenchOptions {
   int threads = 0;  // 0: OpenMP's default
   int iters = 10, warmup = 2;
   uint64_t seed = 0;
+  std::string peft{};         // Finetune: "" (full) | lora | adalora | ia3 | prefix | adapter
+  std::string peft_config{};  // a JSON file of PEFT fields
 };
 
 struct BertBenchResult {
@@ -39,6 +43,7 @@ struct BertBenchResult {
   double peak_rss_mb = 0;
   double cpu_s = 0;  // user + system CPU time of the timed iterations
   int threads = 0;
+  int64_t trainable_params = 0, total_params = 0;  // training modes
 };
 
 // bert-base-uncased ("base") or google/bert_uncased_L-4_H-256_A-4 ("mini") dims, or the
