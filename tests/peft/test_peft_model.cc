@@ -12,6 +12,8 @@
 #include "heed/models/bert_pretrained.h"
 #include "heed/ops/cross_entropy.h"
 #include "heed/ops/elementwise.h"
+#include "heed/ops/reduce.h"
+#include "heed/ops/view.h"
 #include "heed/peft/peft_model.h"
 #include "heed/train/trainer.h"
 #include "tests/test_util.h"
@@ -340,6 +342,63 @@ TEST(PeftModel, AdaLoraRankBudgetFallsInsideTheTrainer) {
   again.eval();
   EXPECT_TRUE(all_close(again.forward(inputs()).logits, pm.forward(inputs()).logits, 1e-5, 1e-6));
   fs::remove_all(out);
+}
+
+}  // namespace
+}  // namespace heed
+
+namespace heed {
+namespace {
+
+// Prefix tuning with every BERT head (HF/PEFT issue 26578: prefixes broke some encoder
+// heads): the forward runs with padding, padding changes nothing for the real tokens
+// (the mask is extended over the prefix correctly), and gradients reach the prompts.
+TEST(PeftModel, PrefixTuningWorksWithEveryHeadAndPadding) {
+  const models::BertConfig cfg = models::BertConfig::from_file(golden_path("bert/seqcls/config.json"));
+  for (models::BertHead head : {models::BertHead::Base, models::BertHead::MaskedLM, models::BertHead::PreTraining,
+                                models::BertHead::SequenceClassification,
+                                models::BertHead::TokenClassification, models::BertHead::QuestionAnswering}) {
+    Generator gen(2);
+    std::shared_ptr<models::BertPreTrainedModel> m(models::make_bert(cfg, head, gen));
+    peft::PeftModel pm(m);
+    pm.add_adapter("default", peft::PeftConfig::make(peft::PeftType::PrefixTuning, {{"num_virtual_tokens", 3}}), 4);
+    pm.eval();
+    // Row 0: 5 real tokens padded to 8; the same 5 tokens alone.
+    const std::vector<int64_t> ids{2, 11, 12, 13, 14, 0, 0, 0};
+    const std::vector<int64_t> mask{1, 1, 1, 1, 1, 0, 0, 0};
+    models::BertInputs padded{.input_ids = Tensor::from_vector(ids, Shape{1, 8}),
+                              .attention_mask = Tensor::from_vector(mask, Shape{1, 8})};
+    models::BertInputs alone{.input_ids = Tensor::from_vector(std::vector<int64_t>(ids.begin(), ids.begin() + 5), Shape{1, 5})};
+    const models::BertOutput a = pm.forward(padded), b = pm.forward(alone);
+    const std::string name(models::bert_class_name(head));
+    Tensor first, second;
+    if (a.logits.defined() && head == models::BertHead::SequenceClassification) {
+      first = a.logits, second = b.logits;
+    } else if (a.start_logits.defined()) {
+      first = ops::slice(a.start_logits, 1, 0, 5), second = b.start_logits;
+    } else if (a.prediction_logits.defined()) {
+      first = ops::slice(a.prediction_logits, 1, 0, 5), second = b.prediction_logits;
+    } else if (a.logits.defined()) {
+      first = ops::slice(a.logits, 1, 0, 5), second = b.logits;
+    } else {
+      first = ops::slice(a.last_hidden_state, 1, 0, 5), second = b.last_hidden_state;
+    }
+    EXPECT_TRUE(all_close(first.contiguous(), second.contiguous(), 1e-5, 1e-5)) << name;
+    // The prefix matters, and gradients reach it.
+    pm.train();
+    pm.set_generator(std::make_shared<Generator>(1));
+    pm.zero_grad();
+    const models::BertOutput o = pm.forward(padded);
+    const Tensor out = o.logits.defined()            ? o.logits
+                       : o.start_logits.defined()      ? o.start_logits
+                       : o.prediction_logits.defined() ? o.prediction_logits
+                                                       : o.last_hidden_state;
+    autograd::backward(ops::sum(ops::mul(out, out)));
+    bool prompt_grad = false;
+    for (auto& [n, t] : pm.named_parameters())
+      if (n.starts_with("prompt_encoder.") && t.grad().defined()) prompt_grad = true;
+    EXPECT_TRUE(prompt_grad) << name;
+  }
 }
 
 }  // namespace
