@@ -201,19 +201,43 @@ SafetensorsFile load_safetensors(const std::string& path) {
 }
 
 std::string serialize_safetensors(const std::vector<std::pair<std::string, Tensor>>& tensors,
-                                  const std::map<std::string, std::string>& metadata) {
+                                  const std::map<std::string, std::string>& metadata,
+                                  const std::map<std::string, FileDType>& store_as) {
   struct Item {
     const std::string* name;
     Tensor t;  // contiguous
     FileDType dtype;
+    std::string narrowed{};  // the file bytes when stored narrower than in memory
   };
+  for (const auto& [name, ft] : store_as) {
+    HEED_CHECK(std::any_of(tensors.begin(), tensors.end(),
+                           [&](const auto& nt) { return nt.first == name; }),
+               "save_safetensors: store_as names tensor '{}', which is not given", name);
+    HEED_CHECK(ft == FileDType::I8, "save_safetensors: tensor '{}': storing as {} is not supported "
+                                    "(only I32 -> I8)",
+               name, file_dtype_name(ft));
+  }
   std::vector<Item> items;
   std::set<std::string> seen;
   for (const auto& [name, t] : tensors) {
     HEED_CHECK(name != kMetadataKey, "save_safetensors: '{}' is reserved for metadata", name);
     HEED_CHECK(seen.insert(name).second, "save_safetensors: tensor '{}' given twice", name);
     HEED_CHECK(t.defined(), "save_safetensors: tensor '{}' is undefined", name);
-    items.push_back({&name, t.contiguous(), file_dtype_of(t.dtype())});
+    Item it{&name, t.contiguous(), file_dtype_of(t.dtype())};
+    if (const auto as = store_as.find(name); as != store_as.end()) {
+      HEED_CHECK(t.dtype() == DType::I32, "save_safetensors: tensor '{}': storing as I8 needs an I32 "
+                                          "tensor, got {}",
+                 name, file_dtype_name(file_dtype_of(t.dtype())));
+      const int32_t* v = it.t.data<int32_t>();
+      it.narrowed.resize(size_t(it.t.numel()));
+      for (int64_t i = 0; i < it.t.numel(); ++i) {
+        HEED_CHECK(v[i] >= -128 && v[i] <= 127,
+                   "save_safetensors: tensor '{}': value {} at {} does not fit I8", name, v[i], i);
+        it.narrowed[size_t(i)] = char(int8_t(v[i]));
+      }
+      it.dtype = FileDType::I8;
+    }
+    items.push_back(std::move(it));
   }
   // Reference writer order (`prepare` in safetensors/src/tensor.rs): dtype alignment
   // descending, then name, so every tensor's data is aligned to its element size.
@@ -230,7 +254,7 @@ std::string serialize_safetensors(const std::vector<std::pair<std::string, Tenso
   }
   uint64_t offset = 0;
   for (const Item& it : items) {
-    const uint64_t nbytes = uint64_t(it.t.numel()) * dtype_size(it.t.dtype());
+    const uint64_t nbytes = uint64_t(it.t.numel()) * file_dtype_size(it.dtype);
     Json e = Json::object();
     e["dtype"] = file_dtype_name(it.dtype);
     e["shape"] = it.t.shape().dims();
@@ -252,6 +276,10 @@ std::string serialize_safetensors(const std::vector<std::pair<std::string, Tenso
   out.append(reinterpret_cast<const char*>(&n), 8);
   out += text;
   for (const Item& it : items) {
+    if (it.dtype == FileDType::I8) {
+      out += it.narrowed;
+      continue;
+    }
     out.append(static_cast<const char*>(it.t.raw_data()),
                size_t(it.t.numel()) * dtype_size(it.t.dtype()));
   }
@@ -260,10 +288,11 @@ std::string serialize_safetensors(const std::vector<std::pair<std::string, Tenso
 
 void save_safetensors(const std::string& path,
                       const std::vector<std::pair<std::string, Tensor>>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+                      const std::map<std::string, std::string>& metadata,
+                      const std::map<std::string, FileDType>& store_as) {
   std::string bytes;
   try {
-    bytes = serialize_safetensors(tensors, metadata);
+    bytes = serialize_safetensors(tensors, metadata, store_as);
   } catch (const Error& e) {
     HEED_FAIL("{}: {}", path, e.what());
   }

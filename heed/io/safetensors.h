@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "heed/io/file_dtype.h"
 #include "heed/io/tensor_file.h"
 #include "heed/tensor/tensor.h"
 
@@ -36,12 +37,17 @@ SafetensorsFile parse_safetensors(std::span<const uint8_t> bytes, const std::str
 // with spaces to a multiple of 8, data contiguous from offset 0. Metadata keys are
 // written sorted (the reference's HashMap order is unspecified). Tensors sharing storage
 // are written as separate copies (the Python package refuses them instead).
+// `store_as` narrows named tensors to a file type heed has no in-memory dtype for:
+// an I32 tensor stored as I8 (values must lie in [-128, 127], else an error naming the
+// tensor; load_safetensors reads it back as I32). No other narrowing is supported.
 void save_safetensors(const std::string& path,
                       const std::vector<std::pair<std::string, Tensor>>& tensors,
-                      const std::map<std::string, std::string>& metadata = {});
+                      const std::map<std::string, std::string>& metadata = {},
+                      const std::map<std::string, FileDType>& store_as = {});
 
 // The bytes save_safetensors writes.
 std::string serialize_safetensors(const std::vector<std::pair<std::string, Tensor>>& tensors,
-                                  const std::map<std::string, std::string>& metadata = {});
+                                  const std::map<std::string, std::string>& metadata = {},
+                                  const std::map<std::string, FileDType>& store_as = {});
 
 }  // namespace heed::io
