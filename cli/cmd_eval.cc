@@ -59,9 +59,10 @@ void run_eval(EvalCli c) {
   }
   const int64_t n = e.task == tasks::TextTask::Classify ? e.classification.num_examples
                                                         : e.regression.num_examples;
-  fmt::print("eval: {}{} on {} ({} examples)\n\n", c.o.model_dir,
+  fmt::print("eval: {}{} on {} ({} examples{})\n\n", c.o.model_dir,
              c.adapters.empty() ? "" : " + adapter " + (c.o.use_adapter.empty() ? c.adapters[0] : c.o.use_adapter),
-             c.o.data_file, n);
+             c.o.data_file, n,
+             c.o.inference.dtype.empty() ? "" : ", engine " + c.o.inference.dtype);
   if (e.task == tasks::TextTask::Classify) {
     print_classification(e.classification, e.loss);
   } else {
@@ -100,6 +101,10 @@ void register_eval(CLI::App& app) {
                 "Print one JSON object (accuracy, macro_f1, per_class, confusion_matrix, labels, "
                 "num_examples, loss; or mse, pearson, spearman) instead of the tables");
   sub->add_option("--out", c->out, "Also write the JSON report to this file");
+  sub->add_option("--dtype", c->o.inference.dtype,
+                  "Run the fast inference engine at this precision (f32, bf16 or int8) instead of the "
+                  "autograd model (the default), to measure speed and the accuracy change")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}));
   sub->add_option("--threads", c->threads, "Threads (0 = all cores)")->capture_default_str();
   sub->callback([c] { run_eval(*c); });
 }

@@ -84,6 +84,10 @@ void register_predict(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--batch-size", c->inference.batch_size, "Examples per batch")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--dtype", c->inference.dtype,
+                  "Run the fast inference engine at this precision (f32, bf16 or int8) instead of the "
+                  "autograd model (the default), to measure speed and the accuracy change")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}));
   sub->add_option("--threads", c->threads, "Threads (0 = all cores)")->capture_default_str();
   sub->callback([c] { run_predict(*c); });
 }

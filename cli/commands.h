@@ -19,6 +19,7 @@ void register_finetune(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_predict(CLI::App& app);
 void register_merge(CLI::App& app);
+void register_quantize(CLI::App& app);
 void register_report(CLI::App& app);
 void register_attention(CLI::App& app);
 void register_bench(CLI::App& app);

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   heed::cli::register_eval(app);
   heed::cli::register_predict(app);
   heed::cli::register_merge(app);
+  heed::cli::register_quantize(app);
   heed::cli::register_report(app);
   heed::cli::register_attention(app);
   heed::cli::register_bench(app);

@@ -11,6 +11,9 @@
 
 #include "heed/autograd/node.h"
 #include "heed/base/error.h"
+#include "heed/base/rng.h"
+#include "heed/infer/bert_engine.h"
+#include "heed/infer/quantize.h"
 #include "heed/models/bert_pretrained.h"
 #include "heed/peft/peft_model.h"
 #include "heed/tasks/text_batches.h"
@@ -132,9 +135,39 @@ TextEvaluation score_logits(const std::vector<float>& logits,
   return e;
 }
 
+namespace {
+
+// A `heed quantize` directory: the model built from config.json, the weights
+// dequantized. Keys may carry the "bert." prefix or not (as the loader accepts).
+models::BertLoadResult load_quantized(const std::string& dir) {
+  const models::BertConfig cfg =
+      models::BertConfig::from_file((std::filesystem::path(dir) / "config.json").string());
+  Generator gen(0);
+  models::BertLoadResult r;
+  r.model = models::make_bert(cfg, models::BertHead::SequenceClassification, gen);
+  std::map<std::string, Tensor> sd = infer::load_dequantized_state_dict(dir);
+  std::map<std::string, Tensor> keyed;
+  for (auto& [k, v] : sd) {
+    const bool head = k.starts_with("classifier.") || k.starts_with("bert.");
+    keyed[head ? k : "bert." + k] = v;
+  }
+  const nn::Module::LoadResult lr = r.model->load_state_dict(keyed);
+  std::set<std::string> params;
+  for (const auto& [name, t] : r.model->named_parameters()) params.insert(name);
+  for (const std::string& k : lr.missing_keys)
+    if (params.count(k)) r.report.missing_keys.push_back(k);
+  r.model->eval();
+  return r;
+}
+
+}  // namespace
+
 TextClassifier TextClassifier::load(const std::string& dir) {
-  models::BertLoadResult r = models::bert_from_pretrained(
-      dir, {.head = models::BertHead::SequenceClassification, .load = {.quiet = true}});
+  models::BertLoadResult r =
+      infer::is_quantized_checkpoint(dir)
+          ? load_quantized(dir)
+          : models::bert_from_pretrained(
+                dir, {.head = models::BertHead::SequenceClassification, .load = {.quiet = true}});
   HEED_CHECK(r.report.missing_keys.empty(),
              "{}: the weights lack {} (a model that was not fine-tuned for classification? "
              "fine-tune it with `heed finetune` first)",
@@ -232,6 +265,7 @@ void TextClassifier::use_adapter(const std::string& name) {
               ? TextTask::Regress
               : TextTask::Classify;
   labels_ = task_ == TextTask::Classify ? it->second.labels : std::vector<std::string>{};
+  engine_.reset();  // built for the previous adapter's weights
 }
 
 std::vector<std::string> TextClassifier::adapter_names() const {
@@ -240,8 +274,83 @@ std::vector<std::string> TextClassifier::adapter_names() const {
   return out;
 }
 
+struct TextClassifier::Engine {
+  std::string dtype;
+  std::unique_ptr<infer::BertEngine> engine;
+  std::vector<float> weight, bias;  // the classifier, (L, C) and (L)
+  int64_t labels = 0, hidden = 0;
+};
+
+TextClassifier::Engine& TextClassifier::engine(const std::string& dtype) const {
+  if (engine_ && engine_->dtype == dtype) return *engine_;
+  const infer::Precision p = infer::parse_precision(dtype);
+  auto e = std::make_shared<Engine>();
+  e->dtype = dtype;
+  // With a merging adapter, fold it into the base weights while the engine copies them.
+  struct Merged {
+    peft::PeftModel* pm = nullptr;
+    ~Merged() {
+      if (pm) pm->unmerge();
+    }
+  } merged;
+  if (peft_) {
+    try {
+      peft_->merge();
+    } catch (const Error& err) {
+      HEED_FAIL("--dtype {} with adapter {}: the fast engine needs an adapter that merges into "
+                "the weights (LoRA, AdaLoRA, IA3); run this one without --dtype ({})",
+                dtype, adapter_dir_, err.what());
+    }
+    merged.pm = peft_.get();
+  }
+  const models::BertModel& bert = model_->bert();
+  HEED_CHECK(bert.has_pooler(), "{}: --dtype needs a model with a pooler (the classifier reads "
+                                "the pooled output)",
+             dir_);
+  e->engine = std::make_unique<infer::BertEngine>(
+      infer::BertEngine::from_model(bert, {.precision = p, .pooler = true}));
+  for (const auto& [name, t] : model_->named_parameters()) {
+    if (name == "classifier.weight") {
+      e->weight = t.detach().contiguous().to_vector();
+      e->labels = t.size(0);
+      e->hidden = t.size(1);
+    } else if (name == "classifier.bias") {
+      e->bias = t.detach().contiguous().to_vector();
+    }
+  }
+  HEED_CHECK(!e->weight.empty() && int64_t(e->bias.size()) == e->labels,
+             "{}: no classifier.weight / classifier.bias for the fast engine", dir_);
+  engine_ = std::move(e);
+  return *engine_;
+}
+
 std::vector<float> TextClassifier::logits(const std::vector<TextExample>& ex,
-                                          int64_t batch_size) const {
+                                          const InferenceOptions& o) const {
+  const int64_t batch_size = o.batch_size;
+  if (!o.dtype.empty()) {
+    Engine& e = engine(o.dtype);
+    return classifier_logits(
+        [&](const models::BertInputs& in) {
+          const models::BertOutput h = e.engine->forward(in);
+          const std::vector<float> pooled = h.pooler_output.contiguous().to_vector();
+          const int64_t B = h.pooler_output.size(0), C = e.hidden, L = e.labels;
+          HEED_CHECK(h.pooler_output.size(1) == C, "engine pooled width {} != classifier input {}",
+                     h.pooler_output.size(1), C);
+          std::vector<float> z(size_t(B * L));
+          for (int64_t b = 0; b < B; ++b)
+            for (int64_t l = 0; l < L; ++l) {
+              double acc = e.bias[size_t(l)];
+              const float* x = pooled.data() + b * C;
+              const float* w = e.weight.data() + l * C;
+              for (int64_t c = 0; c < C; ++c) acc += double(x[c]) * double(w[c]);
+              z[size_t(b * L + l)] = float(acc);
+            }
+          models::BertOutput out;
+          out.logits = Tensor::from_vector(z, Shape{B, L});
+          return out;
+        },
+        model_->config().num_labels, ex, tokenizer_->pad_token_id(), batch_size);
+  }
   if (!peft_) return classifier_logits(*model_, ex, tokenizer_->pad_token_id(), batch_size);
   const peft::PeftModel& pm = *peft_;
   return classifier_logits([&](const models::BertInputs& in) { return pm.forward(in); },
@@ -272,7 +381,7 @@ std::vector<TextPrediction> TextClassifier::predict(const std::vector<train::Tab
   train::Table t{.path = "<input>", .rows = rows, .skipped = {}};
   const std::vector<TextExample> ex = encode_examples(
       t, *tokenizer_, {.task = task_, .max_seq_length = max_len, .labelled = false});
-  const std::vector<float> z = logits(ex, o.batch_size);
+  const std::vector<float> z = logits(ex, o);
   const size_t L = size_t(model_->config().num_labels);
   std::vector<TextPrediction> out(ex.size());
   for (size_t i = 0; i < ex.size(); ++i) {
@@ -306,7 +415,7 @@ TextEvaluation TextClassifier::evaluate(train::Table& table, train::BadRows bad_
                                                                : std::map<std::string, int64_t>{},
                        .label_col = label_col,
                        .bad_rows = bad_rows});
-  return score_logits(logits(ex, o.batch_size), ex, task_, labels_);
+  return score_logits(logits(ex, o), ex, task_, labels_);
 }
 
 json TextClassifier::prediction_json(const TextPrediction& p) const {

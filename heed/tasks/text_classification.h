@@ -41,6 +41,12 @@ NamedAdapter parse_named_adapter(const std::string& spec);
 struct InferenceOptions {
   int64_t max_seq_length = 128;
   int64_t batch_size = 64;
+  // "" (default): the autograd model. "f32" | "bf16" | "int8": the fast inference engine
+  // (heed/infer/bert_engine.h) at that precision for the encoder and pooler, built once
+  // per classifier and precision; the classifier layer runs in f32 on its pooled output.
+  // With an adapter, LoRA/AdaLoRA/IA3 are merged into a copy of the weights for the
+  // engine; other adapter types are an error.
+  std::string dtype{};
 };
 
 // min(requested, the model's max_position_embeddings), with a note on stderr when it
@@ -86,7 +92,8 @@ struct TextPrediction {
 class TextClassifier {
  public:
   // Errors when the directory has no trained classifier head (classifier.* weights) or
-  // its problem_type is multi-label classification.
+  // its problem_type is multi-label classification. A `heed quantize` directory
+  // (quantization_config heed_int8) is dequantized into the f32 model.
   static TextClassifier load(const std::string& model_dir);
   // A PEFT adapter directory (from `heed finetune --peft ...`) on its base model
   // directory: labels from adapter_dir/head_config.json (else LABEL_<i>), the tokenizer
@@ -125,7 +132,10 @@ class TextClassifier {
 
  private:
   TextClassifier() = default;
-  std::vector<float> logits(const std::vector<TextExample>& ex, int64_t batch_size) const;
+  std::vector<float> logits(const std::vector<TextExample>& ex, const InferenceOptions& o) const;
+  struct Engine;  // the fast path for one precision (text_classification.cc)
+  Engine& engine(const std::string& dtype) const;
+  mutable std::shared_ptr<Engine> engine_;  // built on first use; reset by use_adapter
   std::string dir_, adapter_dir_;
   TextTask task_ = TextTask::Classify;
   std::vector<std::string> labels_;
