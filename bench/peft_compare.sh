@@ -6,8 +6,10 @@
 #   bench/peft_compare.sh MODEL_DIR fine_foods   OUT_ROOT [methods...]
 #   bench/peft_compare.sh MODEL_DIR debian_topic OUT_ROOT [methods...]
 #
-# methods: full lora adalora ia3 prefix adapter (default: all). Per-method settings are
-# bench/peft/<method>.json (PEFT field names) and the learning rates below; every run
+# methods: full lora adalora ia3 prefix adapter (default: all), or a variant
+# <method>_<name> (e.g. lora_attn) with its own bench/peft/<method>_<name>.json. Settings
+# are bench/peft/<variant>.json (PEFT field names) and the learning rates below (a variant
+# without its own entry uses its method's; LR_<variant>=... overrides); every run
 # uses 4 epochs, batch 32, max length 128, seed 0. fine_foods holds out 10% of
 # data/fine_foods/train.csv for validation; debian_topic uses data/debian_topic/validation.csv.
 # Runs one method at a time; run it on a quiet machine when the speeds matter.
@@ -22,15 +24,20 @@ case "$data" in
   debian_topic) data_args=(--train "$root/data/debian_topic/train.csv" --eval "$root/data/debian_topic/validation.csv") ;;
   *) echo "peft_compare: unknown dataset $data (fine_foods | debian_topic)" >&2; exit 2 ;;
 esac
-declare -A lr=([full]=1e-4 [lora]=1e-3 [adalora]=1e-3 [ia3]=3e-3 [prefix]=1e-2 [adapter]=1e-3)
+declare -A lr=([full]=1e-4 [lora]=1e-3 [adalora]=1e-3 [ia3]=3e-3 [prefix]=1e-2 [adapter]=1e-3
+              [lora_attn]=3e-3 [lora_hi]=5e-3)
 mkdir -p "$out_root"
 summary="$out_root/summary_$data.tsv"
 [ -f "$summary" ] || printf 'dataset\tmethod\tlr\ttrainable\ttotal\tpeak_rss_mb\twall_s\ttokens_per_s\taccuracy\tmacro_f1\n' > "$summary"
 for m in "${methods[@]}"; do
   out="$out_root/$data-$m"
   rm -rf "$out"
+  base="${m%%_*}"
+  override="LR_$m"
+  [ -n "${!override:-}" ] && lr[$m]="${!override}"
+  [ -z "${lr[$m]:-}" ] && lr[$m]="${lr[$base]}"
   peft_args=()
-  [ "$m" != full ] && peft_args=(--peft "$m" --peft-config "$root/bench/peft/$m.json")
+  [ "$m" != full ] && peft_args=(--peft "$base" --peft-config "$root/bench/peft/$m.json")
   log="$out_root/$data-$m.log"
   start=$(date +%s.%N)
   /usr/bin/time -f '%M' -o "$out_root/$data-$m.rss" \
