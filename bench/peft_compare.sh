@@ -25,7 +25,7 @@ case "$data" in
   *) echo "peft_compare: unknown dataset $data (fine_foods | debian_topic)" >&2; exit 2 ;;
 esac
 declare -A lr=([full]=1e-4 [lora]=1e-3 [adalora]=1e-3 [ia3]=3e-3 [prefix]=1e-2 [adapter]=1e-3
-              [lora_attn]=3e-3 [lora_hi]=5e-3)
+              [lora_attn]=3e-3 [lora_hi]=5e-3 [lora_2e3]=2e-3 [lora_pooler]=1e-3)
 mkdir -p "$out_root"
 summary="$out_root/summary_$data.tsv"
 [ -f "$summary" ] || printf 'dataset\tmethod\tlr\ttrainable\ttotal\tpeak_rss_mb\twall_s\ttokens_per_s\taccuracy\tmacro_f1\n' > "$summary"

@@ -275,10 +275,17 @@ void PeftModel::build_units(Adapter& a, uint64_t seed, const std::map<std::strin
   // modules_to_save: the listed modules' parameters (base-relative names).
   std::set<std::string> found;
   for (const auto& [pn, t] : base_->named_parameters()) {
-    const size_t dot = pn.rfind('.');
-    const std::string mod = dot == std::string::npos ? "" : pn.substr(0, dot);
+    // PEFT wraps every module whose name ends with a listed name, with all its
+    // descendants: "pooler" covers bert.pooler.dense.weight. Check every ancestor.
+    auto under = [&](const std::string& m) {
+      for (size_t dot = pn.find('.'); dot != std::string::npos; dot = pn.find('.', dot + 1)) {
+        const std::string mod = pn.substr(0, dot);
+        if (mod == m || mod.ends_with("." + m)) return true;
+      }
+      return false;
+    };
     for (const auto& m : c.modules_to_save)
-      if (mod == m || mod.ends_with("." + m)) {
+      if (under(m)) {
         found.insert(m);
         Tensor copy = t.clone();
         if (saved) {

@@ -202,6 +202,25 @@ TEST(PeftModel, LoraTrainsUnderTwoPercentOfBert) {
   }
 }
 
+// modules_to_save names a module and covers everything under it, as PEFT's
+// ModulesToSaveWrapper does: "pooler" trains and saves bert.pooler.dense.*.
+TEST(PeftModel, ModulesToSaveCoverWholeSubtrees) {
+  peft::PeftModel pm(base_model());
+  pm.add_adapter("default",
+                 peft::PeftConfig::make(peft::PeftType::Lora,
+                                        {{"task_type", "SEQ_CLS"}, {"modules_to_save", {"classifier", "pooler"}}}),
+                 1);
+  std::set<std::string> keys;
+  for (auto& [k, t] : pm.adapter_state_dict()) keys.insert(k);
+  EXPECT_TRUE(keys.count("base_model.model.bert.pooler.dense.weight"));
+  EXPECT_TRUE(keys.count("base_model.model.bert.pooler.dense.bias"));
+  EXPECT_TRUE(keys.count("base_model.model.classifier.weight"));
+  int64_t trainable_pooler = 0;
+  for (auto& [n, t] : pm.named_parameters())
+    if (n.find(".pooler.") != std::string::npos && t.requires_grad()) trainable_pooler += t.numel();
+  EXPECT_EQ(trainable_pooler, 32 * 32 + 32);
+}
+
 TEST(PeftModel, TargetsByPatternAndBadTargetsAreErrors) {
   peft::PeftModel pm(base_model());
   pm.add_adapter("a", peft::PeftConfig::make(peft::PeftType::Lora, {{"target_modules", {"attention.*"}}}), 1);
