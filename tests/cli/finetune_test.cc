@@ -12,22 +12,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// A quoted shell word. (Appends rather than "'" + s + "'": GCC 12 -O3 reports a false
-// -Wrestrict on the latter.)
-std::string q(const fs::path& p) {
-  std::string s = "'";
-  s.append(p.string());
-  s.push_back('\'');
-  return s;
-}
-
-std::vector<json> jsonl(const std::string& text) {
-  std::vector<json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
-  return out;
-}
-
 TEST(FinetuneCommand, FinetuneEvalPredict) {
   const fs::path dir = test_dir();
   heed::testing::write_tiny_bert((dir / "bert").string());

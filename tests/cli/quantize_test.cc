@@ -14,27 +14,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string q(const fs::path& p) {
-  std::string s = "'";
-  s.append(p.string());
-  s.push_back('\'');
-  return s;
-}
-
-// The tiny BERT with a sequence-classification head labelled neg/pos.
-void write_classifier(const fs::path& dir) {
-  heed::testing::write_tiny_bert(dir.string());
-  models::BertConfig cfg = models::BertConfig::from_file((dir / "config.json").string());
-  cfg.num_labels = 2;
-  cfg.id2label = {{0, "neg"}, {1, "pos"}};
-  Generator gen(11);
-  models::bert_save_pretrained(*models::make_bert(cfg, models::BertHead::SequenceClassification, gen),
-                               dir.string());
-}
-
 TEST(QuantizeCommand, QuantizeThenEvalAndPredictWithEachDtype) {
   const fs::path dir = test_dir();
-  write_classifier(dir / "clf");
+  heed::testing::write_tiny_classifier((dir / "clf").string());
   spit(dir / "dev.csv", heed::testing::sentiment_csv(40, 2));
   HeedRun r = run_heed("quantize --model " + q(dir / "clf") + " --out " + q(dir / "q"));
   ASSERT_EQ(r.status, 0) << r.err;
@@ -64,7 +46,7 @@ TEST(QuantizeCommand, QuantizeThenEvalAndPredictWithEachDtype) {
 
 TEST(QuantizeCommand, BadInputsExitWithAClearError) {
   const fs::path dir = test_dir();
-  write_classifier(dir / "clf");
+  heed::testing::write_tiny_classifier((dir / "clf").string());
   fs::create_directories(dir / "noweights");
   fs::copy_file(dir / "clf/config.json", dir / "noweights/config.json");
   HeedRun r = run_heed("quantize --model " + q(dir / "noweights") + " --out " + q(dir / "q"));

@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace heed::cli_test {
 
@@ -28,6 +31,24 @@ inline std::string slurp(const std::filesystem::path& p) {
 inline void spit(const std::filesystem::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary);
   out << bytes;
+}
+
+// A quoted shell word. (Appends rather than "'" + s + "'": GCC 12 -O3 reports a false
+// -Wrestrict on the latter.)
+inline std::string q(const std::filesystem::path& p) {
+  std::string s = "'";
+  s.append(p.string());
+  s.push_back('\'');
+  return s;
+}
+
+// One JSON value per non-empty line.
+inline std::vector<nlohmann::json> jsonl(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
 }
 
 // The folder of the running test; test_dir() empties it first.

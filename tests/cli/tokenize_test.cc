@@ -16,18 +16,6 @@ namespace fs = std::filesystem;
 const std::string kGolden = HEED_GOLDEN_DIR "/tokenizer";
 const std::string kVocab = HEED_DATA_DIR "/bert_vocab/vocab.txt";
 
-std::vector<json> read_jsonl(const std::string& text) {
-  std::vector<json> out;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t j = text.find('\n', i);
-    if (j == std::string::npos) j = text.size();
-    if (j > i) out.push_back(json::parse(text.substr(i, j - i)));
-    i = j + 1;
-  }
-  return out;
-}
-
 // A folder holding the golden tokenizer.json + tokenizer_config.json of `config`.
 fs::path json_model_dir(const std::string& config) {
   const fs::path dir = test_path() / ("model_" + config);
@@ -100,7 +88,7 @@ TEST(TokenizeCommand, AdversarialGoldens) {
     for (const auto& [config, model] : models) {
       const HeedRun r = run_heed("tokenize " + model + opts + " --batch-lines 7", dir / "in.jsonl");
       ASSERT_EQ(r.status, 0) << r.err;
-      const std::vector<json> out = read_jsonl(r.out);
+      const std::vector<json> out = jsonl(r.out);
       ASSERT_EQ(out.size(), group.size()) << model << opts;
       for (size_t i = 0; i < out.size(); ++i) {
         expect_matches_golden(out[i], *group[i], config);
@@ -140,7 +128,7 @@ TEST(TokenizeCommand, CorpusLinesMatchGoldensOnAnyThreadCount) {
                (dir / "in.jsonl").string() + "'");
   ASSERT_EQ(two.status, 0) << two.err;
   EXPECT_EQ(one.out, two.out);  // same bytes, same order
-  const std::vector<json> out = read_jsonl(two.out);
+  const std::vector<json> out = jsonl(two.out);
   ASSERT_EQ(out.size(), golden.size());
   for (size_t i = 0; i < out.size(); ++i) expect_matches_golden(out[i], golden[i], "uncased");
 }
@@ -166,7 +154,7 @@ TEST(TokenizeCommand, BadLinesNameTheLineNumber) {
       EXPECT_NE(r.status, 0) << line;
       EXPECT_NE(r.err.find("<stdin> line 4: "), std::string::npos) << r.err;
       EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
-      EXPECT_EQ(read_jsonl(r.out).size(), 2u)
+      EXPECT_EQ(jsonl(r.out).size(), 2u)
           << line << " batch " << batch;  // lines before it are written
     }
   }
@@ -190,7 +178,7 @@ TEST(TokenizeCommand, OptionErrors) {
   spit(dir / "in2.jsonl", "{\"text\": \"hello world\"}\n");
   const HeedRun t = run_heed("tokenize --model '" + kVocab + "' --max-length 3", dir / "in2.jsonl");
   ASSERT_EQ(t.status, 0) << t.err;
-  EXPECT_EQ(read_jsonl(t.out).at(0).at("input_ids"), (json{101, 7592, 102}));
+  EXPECT_EQ(jsonl(t.out).at(0).at("input_ids"), (json{101, 7592, 102}));
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "heed/ops/elementwise.h"
 #include "heed/ops/view.h"
 #include "heed/peft/peft_model.h"
+#include "tests/peft/peft_test_util.h"
 #include "tests/test_util.h"
 
 namespace heed {
@@ -47,26 +48,8 @@ const io::SafetensorsFile& goldens() {
   return g;
 }
 
-
-models::BertInputs inputs() {
-  const io::SafetensorsFile& b = [] () -> const io::SafetensorsFile& {
-    static const io::SafetensorsFile f = io::load_safetensors(golden_path("bert/goldens.safetensors"));
-    return f;
-  }();
-  models::BertInputs in;
-  in.input_ids = b.at("input_ids");
-  in.attention_mask = b.at("attention_mask");
-  in.token_type_ids = b.at("token_type_ids");
-  return in;
-}
-
-std::shared_ptr<models::BertPreTrainedModel> base_model() {
-  models::BertFromPretrainedOptions o;
-  o.head = models::BertHead::SequenceClassification;
-  o.load.quiet = true;
-  return std::shared_ptr<models::BertPreTrainedModel>(
-      models::bert_from_pretrained(golden_path("bert/seqcls"), o).model);
-}
+models::BertInputs inputs() { return testing::bert_inputs(); }
+std::shared_ptr<models::BertPreTrainedModel> base_model() { return testing::seqcls_base_model(); }
 
 Tensor loss_of(const peft::PeftModel& pm) {
   const models::BertOutput out = pm.forward(inputs());

@@ -16,6 +16,7 @@
 #include "heed/ops/view.h"
 #include "heed/peft/peft_model.h"
 #include "heed/train/trainer.h"
+#include "tests/peft/peft_test_util.h"
 #include "tests/test_util.h"
 
 namespace heed {
@@ -26,27 +27,9 @@ using testing::all_close;
 using testing::golden_path;
 using json = nlohmann::json;
 
-const io::SafetensorsFile& bert_goldens() {
-  static const io::SafetensorsFile f = io::load_safetensors(golden_path("bert/goldens.safetensors"));
-  return f;
-}
 
-models::BertInputs inputs() {
-  const auto& b = bert_goldens();
-  models::BertInputs in;
-  in.input_ids = b.at("input_ids");
-  in.attention_mask = b.at("attention_mask");
-  in.token_type_ids = b.at("token_type_ids");
-  return in;
-}
-
-std::shared_ptr<models::BertPreTrainedModel> base_model() {
-  models::BertFromPretrainedOptions o;
-  o.head = models::BertHead::SequenceClassification;
-  o.load.quiet = true;
-  return std::shared_ptr<models::BertPreTrainedModel>(
-      models::bert_from_pretrained(golden_path("bert/seqcls"), o).model);
-}
+models::BertInputs inputs() { return testing::bert_inputs(); }
+std::shared_ptr<models::BertPreTrainedModel> base_model() { return testing::seqcls_base_model(); }
 
 std::string temp_dir(const std::string& name) {
   const fs::path p = fs::temp_directory_path() / ("heed_peft_" + name + "_" + std::to_string(::getpid()));

@@ -55,6 +55,25 @@ inline std::string write_tiny_bert(const std::string& dir, uint64_t seed = 7) {
   return dir;
 }
 
+// The tiny BERT as a BertForSequenceClassification directory labelled neg/pos, with
+// random weights; classifier_scale scales the classifier's weights (large values keep
+// the logits away from zero).
+inline std::string write_tiny_classifier(const std::string& dir, float classifier_scale = 1.0f) {
+  write_tiny_bert(dir);
+  models::BertConfig cfg = models::BertConfig::from_file(dir + "/config.json");
+  cfg.num_labels = 2;
+  cfg.id2label = {{0, "neg"}, {1, "pos"}};
+  Generator gen(11);
+  auto m = models::make_bert(cfg, models::BertHead::SequenceClassification, gen);
+  for (auto& [k, t] : m->named_parameters())
+    if (k == "classifier.weight") {
+      float* w = t.data<float>();
+      for (int64_t i = 0; i < t.numel(); ++i) w[i] *= classifier_scale;
+    }
+  models::bert_save_pretrained(*m, dir);
+  return dir;
+}
+
 // Rows "text,label" of random filler words around one marker word: good/great -> "pos",
 // bad/awful -> "neg" (and okay/fine -> "meh" with three classes).
 inline std::string sentiment_csv(int64_t n, uint64_t seed, int classes = 2,

@@ -22,23 +22,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::ScratchDir;
 
-// A BertForSequenceClassification directory with labels neg/pos (random weights; the
-// classifier scaled up so the logits are not all near zero).
+// The tiny classifier, its classifier scaled up so the logits are not all near zero.
 std::string write_tiny_classifier(const ScratchDir& d, const std::string& name = "clf") {
-  const std::string dir = d.file(name);
-  testing::write_tiny_bert(dir);
-  models::BertConfig cfg = models::BertConfig::from_file(dir + "/config.json");
-  cfg.num_labels = 2;
-  cfg.id2label = {{0, "neg"}, {1, "pos"}};
-  Generator gen(11);
-  auto m = models::make_bert(cfg, models::BertHead::SequenceClassification, gen);
-  for (auto& [k, t] : m->named_parameters())
-    if (k == "classifier.weight") {
-      float* w = t.data<float>();
-      for (int64_t i = 0; i < t.numel(); ++i) w[i] *= 50.0f;
-    }
-  models::bert_save_pretrained(*m, dir);
-  return dir;
+  return testing::write_tiny_classifier(d.file(name), 50.0f);
 }
 
 std::vector<train::TableRow> rows_of(const ScratchDir& d, int64_t n) {
