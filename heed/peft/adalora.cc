@@ -40,6 +40,11 @@ Tensor AdaLoraLinear::forward(const nn::Linear& base, const Tensor& x) const {
   return ops::add(y, ops::scale(h, scale_));
 }
 
+Tensor AdaLoraLinear::delta_weight() const {
+  autograd::NoGradGuard ng;
+  return ops::scale(ops::matmul(B_, ops::mul(A_, E_)), scale_);
+}
+
 int64_t AdaLoraLinear::rank() const {
   int64_t n = 0;
   for (float k : imp_.rank_mask.to_vector()) n += k != 0.0f;

@@ -42,6 +42,9 @@ class AdaLoraLinear : public nn::Module, public nn::LinearHook {
   const Tensor& lora_B() const { return B_; }
   const Tensor& lora_E() const { return E_; }
   int64_t r() const { return A_.size(0); }
+  // The update the adapter adds to the base weight, B (A * E) * scaling / (ranknum + 1e-5)
+  // (out, in); no autograd. Used for merging.
+  Tensor delta_weight() const;
   // Singular values kept by the last allocation (all r before the first).
   int64_t rank() const;
   // ||A A^T - I||_F + ||B^T B - I||_F, differentiable (PEFT's orthogonal regulariser sums

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <regex>
+#include <unordered_map>
 
 #include "heed/base/error.h"
 #include "heed/base/fs.h"
@@ -212,18 +213,25 @@ PeftType parse_peft_type(std::string_view n) {
 
 bool is_prompt_learning(PeftType t) { return t == PeftType::PrefixTuning; }
 
+bool regex_full_match(const std::string& text, const std::string& pattern) {
+  thread_local std::unordered_map<std::string, std::regex> compiled;
+  auto it = compiled.find(pattern);
+  if (it == compiled.end()) it = compiled.emplace(pattern, std::regex(pattern)).first;
+  return std::regex_match(text, it->second);
+}
+
 bool TargetModules::matches_feedforward(const std::string& name) const {
-  if (!regex.empty()) return std::regex_match(name, std::regex(regex));
+  if (!regex.empty()) return regex_full_match(name, regex);
   for (const std::string& t : names)
     if (name.ends_with(t)) return true;
   return false;
 }
 
 bool TargetModules::matches(const std::string& name) const {
-  if (!regex.empty()) return std::regex_match(name, std::regex(regex));
+  if (!regex.empty()) return regex_full_match(name, regex);
   for (const std::string& t : names) {
     if (has_regex_chars(t)) {
-      if (std::regex_match(name, std::regex("(?:.*\\.)?(?:" + t + ")"))) return true;
+      if (regex_full_match(name, "(?:.*\\.)?(?:" + t + ")")) return true;
     } else if (name == t || (name.size() > t.size() && name.ends_with(t) &&
                              name[name.size() - t.size() - 1] == '.')) {
       return true;

@@ -34,6 +34,10 @@ bool is_prompt_learning(PeftType t);  // PREFIX_TUNING
 // matches when its full name equals one or ends with "." + it), or one string, a regex
 // that must match the whole name. heed also accepts glob-like list items holding regex
 // characters (e.g. "attention.*"): they match a whole trailing part of the name.
+// std::regex_match(text, std::regex(pattern)) with each pattern compiled once per thread
+// (module matching runs it for every module name and target).
+bool regex_full_match(const std::string& text, const std::string& pattern);
+
 struct TargetModules {
   std::vector<std::string> names;
   std::string regex;  // used when non-empty

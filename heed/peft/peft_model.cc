@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -71,7 +72,7 @@ bool layer_selected(const PeftConfig& c, const std::string& name) {
 template <class V>
 const V* pattern_value(const std::map<std::string, V>& pat, const std::string& name) {
   for (const auto& [k, v] : pat)
-    if (name == k || std::regex_match(name, std::regex("(?:.*\\.)?(?:" + k + ")"))) return &v;
+    if (name == k || regex_full_match(name, "(?:.*\\.)?(?:" + k + ")")) return &v;
   return nullptr;
 }
 
@@ -429,8 +430,7 @@ void PeftModel::set_trainable(Adapter& a) {
 void PeftModel::set_adapter(const std::string& name) {
   HEED_CHECK(!merged_, "PeftModel: unmerge before switching adapters");
   Adapter& a = adapter(name);
-  if (active_ != a.name) uninstall();
-  else uninstall();
+  uninstall();  // whichever adapter is installed, this one included
   active_ = a.name;
   install(a);
   set_trainable(a);
@@ -439,6 +439,8 @@ void PeftModel::set_adapter(const std::string& name) {
 models::BertOutput PeftModel::forward(const models::BertInputs& in) const {
   HEED_CHECK(!active_.empty(), "PeftModel: no adapter is loaded");
   const Adapter& a = adapter(active_);
+  std::optional<PrefixEncoder::ForwardScope> prompts_once;
+  if (a.prefix) prompts_once.emplace(*a.prefix);
   if (a.prefix && !in.position_ids.defined() && in.input_ids.defined() && in.input_ids.ndim() == 2) {
     models::BertInputs shifted = in;
     const int64_t P = a.cfg.num_virtual_tokens, T = in.input_ids.size(1);
@@ -593,23 +595,11 @@ void PeftModel::merge() {
     if (b.defined()) merge_backup_.emplace_back(b, b.clone());
     const int64_t out = W.size(0), in = W.size(1);
     float* w = W.data<float>();
-    if (u.lora) {
-      const Tensor d = u.lora->delta_weight();
-      const float* pd = d.data<float>();
-      for (int64_t i = 0; i < out * in; ++i) w[i] += pd[i];
-    } else if (u.ada) {
-      if (u.ada->r() > 0) {
-        const Tensor ae = ops::mul(u.ada->lora_A(), u.ada->lora_E());
-        // The module's forward scale: scaling / (ranknum + 1e-5), applied to B (A*E).
-        const Tensor probe = Tensor::zeros(Shape{1, in});
-        (void)probe;
-        const Tensor d = ops::matmul(u.ada->lora_B(), ae);  // (out, in), unscaled
-        const Tensor x = Tensor::ones(Shape{1, 1});
-        (void)x;
-        const double scaling = a.cfg.lora_alpha > 0 ? a.cfg.lora_alpha : double(a.cfg.init_r);
-        const float s = float(scaling / (double(a.cfg.init_r) + 1e-5));
+    if (u.lora || u.ada) {
+      if (!u.ada || u.ada->r() > 0) {  // an AdaLoRA module pruned to rank 0 adds nothing
+        const Tensor d = u.lora ? u.lora->delta_weight() : u.ada->delta_weight();
         const float* pd = d.data<float>();
-        for (int64_t i = 0; i < out * in; ++i) w[i] += s * pd[i];
+        for (int64_t i = 0; i < out * in; ++i) w[i] += pd[i];
       }
     } else {
       const std::vector<float> l = u.ia3->vector().to_vector();

@@ -14,7 +14,7 @@ class LayerPrefix : public nn::AttentionPrefixHook {
   nn::KeyValuePrefix prefix(int64_t batch) const override {
     const PrefixShape& s = enc_->shape();
     const int64_t P = s.virtual_tokens, H = s.heads, D = s.hidden / s.heads;
-    const Tensor kv = ops::reshape(enc_->prompts(), Shape{P, s.layers * 2, H, D});
+    const Tensor kv = ops::reshape(enc_->current_prompts(), Shape{P, s.layers * 2, H, D});
     const Tensor ones = Tensor::ones(Shape{batch, 1, 1, 1});
     auto slot = [&](int64_t i) {  // (P, H, D) -> (B, H, P, D)
       return ops::mul(ones, ops::unsqueeze(ops::transpose(ops::select(kv, 1, i), 0, 1), 0));

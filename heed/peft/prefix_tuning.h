@@ -31,6 +31,22 @@ class PrefixEncoder : public nn::Module {
   // Replaces the learned tensors by saved prompts (P, L*2*C): the encoder becomes a plain
   // embedding (PEFT's inference mode).
   void load_prompts(const Tensor& prompts);
+  // With projection, forward_scope() computes the prompts once for a model forward and the
+  // layer hooks share them (one MLP and one backward through it, not one per layer).
+  class ForwardScope {
+   public:
+    explicit ForwardScope(const PrefixEncoder& e) : e_(e) {
+      if (e_.t0_) e_.cached_ = e_.prompts();
+    }
+    ~ForwardScope() { e_.cached_ = Tensor(); }
+    ForwardScope(const ForwardScope&) = delete;
+    ForwardScope& operator=(const ForwardScope&) = delete;
+
+   private:
+    const PrefixEncoder& e_;
+  };
+  // The prompts of the running forward (cached in a ForwardScope, computed otherwise).
+  Tensor current_prompts() const { return cached_.defined() ? cached_ : prompts(); }
   // The per-layer hooks (layer 0 .. L-1).
   std::vector<std::shared_ptr<const nn::AttentionPrefixHook>> layer_hooks() const;
 
@@ -38,6 +54,7 @@ class PrefixEncoder : public nn::Module {
   PrefixShape shape_;
   Tensor embedding_;
   std::shared_ptr<nn::Linear> t0_, t2_;
+  mutable Tensor cached_;  // set only inside a ForwardScope
 };
 
 }  // namespace heed::peft
