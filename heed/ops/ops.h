@@ -7,6 +7,7 @@
 #include "heed/ops/concat.h"
 #include "heed/ops/cross_entropy.h"
 #include "heed/ops/dropout.h"
+#include "heed/ops/dropout_linear.h"
 #include "heed/ops/elementwise.h"
 #include "heed/ops/embedding.h"
 #include "heed/ops/layer_norm.h"

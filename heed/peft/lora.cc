@@ -24,7 +24,7 @@ LoraLinear::LoraLinear(const nn::Linear& base, const std::string& adapter, const
 
 Tensor LoraLinear::forward(const nn::Linear& base, const Tensor& x) const {
   const Tensor y = base.forward_base(x);
-  const Tensor h = ops::linear(ops::linear(drop_->forward(x), A_), B_);  // (..., out)
+  const Tensor h = ops::linear(drop_->forward_linear(x, A_), B_);  // (..., out)
   return ops::add(y, ops::scale(h, scaling_));
 }
 

@@ -77,6 +77,14 @@ std::vector<Row> rows() {
                  Generator g(99);
                  return dropout(x[0], 0.3f, g, true);
                }});
+  r.push_back({"dropout_linear_seeded", {{3, 5, 65}, {4, 65}}, [](auto& x) {
+                 Generator g(99);
+                 return dropout_linear(x[0], x[1], 0.3f, g, true);
+               }});
+  r.push_back({"dropout_linear_noncontig", {{65, 7}, {2, 65}}, [](auto& x) {
+                 Generator g(5);
+                 return dropout_linear(transpose(x[0], 0, 1), x[1], 0.5f, g, true);
+               }});
   r.push_back({"concat_split", {{2, 3}, {2, 4}}, [](auto& x) {
                  Tensor c = concat({x[0], x[1]}, 1);
                  auto parts = split(c, {5, 2}, 1);
@@ -154,6 +162,28 @@ TEST(Embedding, PaddingRowGetsNoGradient) {
     EXPECT_EQ(g[size_t(5 + c)], 1.0f);   // row 1 used once
     EXPECT_EQ(g[size_t(15 + c)], 1.0f);  // row 3 used once
   }
+}
+
+// The fused op is the composition, bit for bit: same draws, same values, same gradients.
+TEST(DropoutLinear, EqualsLinearOfDropoutBitForBit) {
+  Generator init(3);
+  const Tensor x0 = Tensor::randn(Shape{2, 9, 33}, init), w0 = Tensor::randn(Shape{4, 33}, init);
+  const Tensor probe = Tensor::randn(Shape{2, 9, 4}, init);
+  auto run = [&](bool fused) {
+    Tensor x = x0.clone().set_requires_grad(true), w = w0.clone().set_requires_grad(true);
+    Generator g(17);
+    const Tensor y = fused ? ops::dropout_linear(x, w, 0.25f, g, true)
+                           : ops::linear(ops::dropout(x, 0.25f, g, true), w);
+    autograd::backward(ops::sum(ops::mul(y, probe)));
+    return std::vector<std::vector<float>>{y.to_vector(), x.grad().to_vector(), w.grad().to_vector(),
+                                           {float(g.reserve(1))}};
+  };
+  const auto a = run(true), b = run(false);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "output " << i;
+  // Some of x's gradient is dropped (the mask is applied), none of it is NaN.
+  int zeros = 0;
+  for (float v : a[1]) zeros += v == 0.0f;
+  EXPECT_GT(zeros, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, OpGradcheck, ::testing::ValuesIn(rows()),
