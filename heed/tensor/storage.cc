@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "heed/base/block_cache.h"
 #include "heed/base/error.h"
 
 namespace heed {
@@ -11,9 +12,21 @@ namespace heed {
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, bool zero) {
   std::shared_ptr<Storage> s(new Storage());
   const size_t rounded = (std::max<size_t>(nbytes, 1) + 63) & ~size_t(63);
-  s->data_ = std::aligned_alloc(64, rounded);
-  HEED_CHECK(s->data_ != nullptr, "out of memory allocating {} bytes", nbytes);
-  if (zero) std::memset(s->data_, 0, rounded);
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr bool use_blocks = false;  // keep ASan's bounds checks on every tensor
+#else
+  constexpr bool use_blocks = true;
+#endif
+  if (use_blocks && rounded >= kMinBlockBytes) {
+    bool fresh = false;
+    s->data_ = acquire_block(rounded, &s->block_size_, &fresh);
+    HEED_CHECK(s->data_ != nullptr, "out of memory allocating {} bytes", nbytes);
+    if (zero && !fresh) std::memset(s->data_, 0, rounded);  // fresh mappings are zero
+  } else {
+    s->data_ = std::aligned_alloc(64, rounded);
+    HEED_CHECK(s->data_ != nullptr, "out of memory allocating {} bytes", nbytes);
+    if (zero) std::memset(s->data_, 0, rounded);
+  }
   s->nbytes_ = nbytes;
   s->owned_ = true;
   return s;
@@ -30,7 +43,9 @@ std::shared_ptr<Storage> Storage::borrow(void* data, size_t nbytes,
 }
 
 Storage::~Storage() {
-  if (owned_) std::free(data_);
+  if (!owned_) return;
+  if (block_size_) release_block(data_, block_size_);
+  else std::free(data_);
 }
 
 }  // namespace heed

@@ -28,6 +28,7 @@ class Storage {
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   bool owned_ = false;
+  size_t block_size_ = 0;  // > 0: a heed/base/block_cache block of this size
   bool writable_ = true;
   std::shared_ptr<const void> owner_;
 };

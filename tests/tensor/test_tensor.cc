@@ -4,6 +4,15 @@
 
 namespace heed {
 
+// Large tensors come from heed/base/block_cache, which reuses freed blocks as they are:
+// zeros() must still clear a reused one.
+TEST(Tensor, ZerosFromAReusedLargeBlockAreZero) {
+  const Shape big{3, 1 << 19};  // 6 MiB
+  { const Tensor t = Tensor::full(big, 3.0f); }
+  const Tensor z = Tensor::zeros(big);
+  for (float v : z.to_vector()) ASSERT_EQ(v, 0.0f);
+}
+
 TEST(Tensor, CreationAndAccess) {
   Tensor t = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, Shape{2, 3});
   EXPECT_EQ(t.shape(), (Shape{2, 3}));
