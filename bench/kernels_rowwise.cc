@@ -11,6 +11,7 @@
 #include "heed/kernels/activation.h"
 #include "heed/kernels/adamw.h"
 #include "heed/kernels/cross_entropy.h"
+#include "heed/kernels/dropout.h"
 #include "heed/kernels/layer_norm.h"
 #include "heed/kernels/softmax.h"
 
@@ -66,8 +67,28 @@ void BM_LayerNorm(benchmark::State& state) {
 BENCHMARK(BM_LayerNorm<false>)->Name("layer_norm_fwd_bwd")->UseRealTime();
 BENCHMARK(BM_LayerNorm<true>)->Name("layer_norm_fwd_bwd_ref")->UseRealTime();
 
-// ---- gelu (exact, erf) over the FFN activation of B=8, T=128, F=3072.
+// The FFN activation of B=8, T=128, F=3072.
 constexpr int64_t kGeluN = 8 * 128 * 3072;
+
+// ---- dropout (p = 0.1, Philox4x32-10 mask) over the same FFN activation.
+template <bool kRef>
+void BM_Dropout(benchmark::State& state) {
+  const auto x = randn(kGeluN, 9);
+  std::vector<float> y(x.size());
+  uint64_t offset = 0;
+  for (auto _ : state) {
+    (kRef ? dropout_apply_ref : dropout_apply)(y.data(), x.data(), kGeluN, 0.1f, 77, offset);
+    offset += uint64_t(kGeluN);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * 2 * kGeluN * kF);
+  state.counters["ns_per_elem"] = benchmark::Counter(
+      double(state.iterations() * kGeluN), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_Dropout<false>)->Name("dropout")->UseRealTime();
+BENCHMARK(BM_Dropout<true>)->Name("dropout_ref")->UseRealTime();
+
+// ---- gelu (exact, erf) over the same activation.
 
 template <bool kRef>
 void BM_GeluFwd(benchmark::State& state) {

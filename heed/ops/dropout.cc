@@ -1,19 +1,11 @@
 #include "heed/ops/dropout.h"
 
 #include "heed/autograd/node.h"
-#include "heed/base/parallel.h"
+#include "heed/kernels/dropout.h"
 
 namespace heed::ops {
 
 using autograd::Node;
-
-void dropout_apply(float* out, const float* in, int64_t n, float p, uint64_t seed, uint64_t offset) {
-  const float s = 1.0f / (1.0f - p);
-  parallel_for(n, 8, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      out[i] = philox_uniform(seed, offset + uint64_t(i)) >= p ? in[i] * s : 0.0f;
-  });
-}
 
 namespace {
 
@@ -24,7 +16,7 @@ struct DropoutBackward : Node {
   std::vector<Tensor> backward(const std::vector<Tensor>& g) override {
     const Tensor gc = g[0].contiguous();
     Tensor dx = Tensor::empty(gc.shape());
-    dropout_apply(dx.data<float>(), gc.data<float>(), dx.numel(), p, seed, offset);
+    kernels::dropout_apply(dx.data<float>(), gc.data<float>(), dx.numel(), p, seed, offset);
     return {dx};
   }
 };
@@ -38,7 +30,7 @@ Tensor dropout(const Tensor& x, float p, Generator& gen, bool training) {
   const Tensor xc = x.contiguous();
   const uint64_t offset = gen.reserve(uint64_t(x.numel()));
   Tensor out = Tensor::empty(x.shape());
-  dropout_apply(out.data<float>(), xc.data<float>(), x.numel(), p, gen.seed(), offset);
+  kernels::dropout_apply(out.data<float>(), xc.data<float>(), x.numel(), p, gen.seed(), offset);
   if (autograd::needs_grad({x})) {
     auto n = std::make_shared<DropoutBackward>();
     n->p = p;

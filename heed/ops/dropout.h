@@ -8,10 +8,6 @@
 
 namespace heed::ops {
 
-// out[i] = in[i] / (1 - p), or 0 where element offset + i of (seed) is dropped: the mask
-// that dropout() draws, for ops that recompute it (dropout_linear).
-void dropout_apply(float* out, const float* in, int64_t n, float p, uint64_t seed, uint64_t offset);
-
 // Identity when !training or p == 0. Advances gen by x.numel() draws otherwise.
 Tensor dropout(const Tensor& x, float p, Generator& gen, bool training = true);
 

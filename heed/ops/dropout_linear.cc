@@ -2,7 +2,7 @@
 
 #include "heed/autograd/node.h"
 #include "heed/kernels/gemm.h"
-#include "heed/ops/dropout.h"
+#include "heed/kernels/dropout.h"
 #include "heed/ops/linear.h"
 
 namespace heed::ops {
@@ -26,11 +26,11 @@ struct DropoutLinearBackward : Node {
       out[0] = Tensor::empty(x_shape);
       float* dx = out[0].data<float>();
       kernels::gemm(false, false, N, in, r, 1.0f, pg, r, weight.data<float>(), in, 0.0f, dx, in);
-      dropout_apply(dx, dx, N * in, p, seed, offset);
+      kernels::dropout_apply(dx, dx, N * in, p, seed, offset);
     }
     if (needs_input_grad(1)) {  // dW = g^T @ dropout(x), the dropped x redrawn for this GEMM only
       Tensor xd = Tensor::empty(Shape{N, in});
-      dropout_apply(xd.data<float>(), x2d.data<float>(), N * in, p, seed, offset);
+      kernels::dropout_apply(xd.data<float>(), x2d.data<float>(), N * in, p, seed, offset);
       out[1] = Tensor::empty(weight.shape());
       kernels::gemm(true, false, r, in, N, 1.0f, pg, r, xd.data<float>(), in, 0.0f,
                     out[1].data<float>(), in);
@@ -58,7 +58,7 @@ Tensor dropout_linear(const Tensor& x, const Tensor& weight, float p, Generator&
   Tensor out = Tensor::empty(Shape(od));
   {
     Tensor xd = Tensor::empty(Shape{N, in});  // transient
-    dropout_apply(xd.data<float>(), xc.data<float>(), N * in, p, gen.seed(), offset);
+    kernels::dropout_apply(xd.data<float>(), xc.data<float>(), N * in, p, gen.seed(), offset);
     kernels::gemm(false, true, N, r, in, 1.0f, xd.data<float>(), in, wc.data<float>(), in, 0.0f,
                   out.data<float>(), r);
   }

@@ -36,8 +36,8 @@ Tensor AdaLoraLinear::forward(const nn::Linear& base, const Tensor& x) const {
   const Tensor y = base.forward_base(x);
   if (A_.size(0) == 0) return y;
   const Tensor ae = ops::mul(A_, E_);  // (r, in) * (r, 1)
-  const Tensor h = ops::linear(drop_->forward_linear(x, ae), B_);
-  return ops::add(y, ops::scale(h, scale_));
+  const Tensor h = ops::scale(drop_->forward_linear(x, ae), scale_);  // (..., r), as in LoRA
+  return ops::add(y, ops::linear(h, B_));
 }
 
 Tensor AdaLoraLinear::delta_weight() const {

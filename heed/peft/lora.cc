@@ -24,8 +24,10 @@ LoraLinear::LoraLinear(const nn::Linear& base, const std::string& adapter, const
 
 Tensor LoraLinear::forward(const nn::Linear& base, const Tensor& x) const {
   const Tensor y = base.forward_base(x);
-  const Tensor h = ops::linear(drop_->forward_linear(x, A_), B_);  // (..., out)
-  return ops::add(y, ops::scale(h, scaling_));
+  // scaling applied to the rank-r activations (..., r) rather than the (..., out) output:
+  // the same product, a fraction of the memory traffic.
+  const Tensor h = ops::scale(drop_->forward_linear(x, A_), scaling_);
+  return ops::add(y, ops::linear(h, B_));
 }
 
 Tensor LoraLinear::delta_weight() const {

@@ -164,6 +164,21 @@ TEST(Embedding, PaddingRowGetsNoGradient) {
   }
 }
 
+// The blocked kernel draws exactly philox_uniform(seed, offset + i) per element, also
+// across parallel chunk boundaries that are not multiples of four.
+TEST(Dropout, MaskIsPhiloxUniformOfTheIndex) {
+  Generator g(1234);
+  (void)g.reserve(10);  // a non-zero starting offset
+  const uint64_t offset = g.offset();
+  const int64_t n = 100003;
+  const Tensor y = ops::dropout(Tensor::ones(Shape{n}), 0.3f, g, true);
+  const auto v = y.to_vector();
+  for (int64_t i = 0; i < n; ++i) {
+    const float want = philox_uniform(1234, offset + uint64_t(i)) >= 0.3f ? 1.0f / 0.7f : 0.0f;
+    ASSERT_EQ(v[size_t(i)], want) << i;
+  }
+}
+
 // The fused op is the composition, bit for bit: same draws, same values, same gradients.
 TEST(DropoutLinear, EqualsLinearOfDropoutBitForBit) {
   Generator init(3);
