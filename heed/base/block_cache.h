@@ -8,8 +8,11 @@
 // memory exactly but pays page faults on every step (+20-30% step time). This cache
 // maps large blocks once, keeps freed ones in per-size-class free lists (sizes rounded
 // to 1/8 of their power of two, so varying sequence lengths share classes), and hands
-// them back on the next request of that class: no page faults in steady state, no heap
-// fragmentation, and freed blocks beyond a byte limit go back to the OS at once.
+// them back on the next request of that class: no page faults in steady state and no heap
+// fragmentation. A request that misses first unmaps cached blocks of other classes, least
+// recently released first, so the bytes mapped never exceed the most ever in use at once
+// (when the shapes change, e.g. from training to evaluation batches, the old ones go);
+// freed blocks beyond a byte limit go back to the OS at once.
 //
 // Limit: HEED_BLOCK_CACHE_MB (default 1024; 0 disables caching, every large block is
 // unmapped on free). Small requests (< kMinBlockBytes) are not handled here.
@@ -38,6 +41,7 @@ struct BlockCacheStats {
   int64_t mapped_bytes = 0;  // held from the OS now: in use + cached
   int64_t cached_bytes = 0;  // free, kept for reuse
   int64_t hits = 0, misses = 0;
+  int64_t max_in_use_bytes = 0;  // the most ever in use at once (mapped - cached)
 };
 BlockCacheStats block_cache_stats();
 // Unmaps every cached block (e.g. between phases with different shapes).

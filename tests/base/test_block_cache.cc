@@ -50,5 +50,33 @@ TEST(BlockCache, ReleasedBlocksAreReusedAndTrimmedBack) {
   EXPECT_EQ(s1.mapped_bytes, s0.mapped_bytes - s0.cached_bytes);
 }
 
+// Blocks cached from one phase's shapes make way for another's: after any request the
+// bytes mapped stay within the most ever in use at once.
+TEST(BlockCache, ANewShapeEvictsOtherClassesInsteadOfGrowing) {
+  trim_block_cache();
+  const size_t mb = size_t(1) << 20;
+  std::vector<std::pair<void*, size_t>> phase1;
+  for (int i = 0; i < 6; ++i) {
+    size_t size = 0;
+    bool fresh = false;
+    phase1.emplace_back(acquire_block(4 * mb, &size, &fresh), size);
+  }
+  for (auto& [p, size] : phase1) release_block(p, size);
+  const BlockCacheStats before = block_cache_stats();
+  EXPECT_GE(before.cached_bytes, int64_t(24 * mb));
+  // Another phase with another size class, as large in total.
+  std::vector<std::pair<void*, size_t>> phase2;
+  for (int i = 0; i < 4; ++i) {
+    size_t size = 0;
+    bool fresh = false;
+    phase2.emplace_back(acquire_block(6 * mb, &size, &fresh), size);
+    const BlockCacheStats s = block_cache_stats();
+    EXPECT_LE(s.mapped_bytes, s.max_in_use_bytes) << "request " << i;
+  }
+  EXPECT_LT(block_cache_stats().cached_bytes, before.cached_bytes);  // 4 MiB blocks went
+  for (auto& [p, size] : phase2) release_block(p, size);
+  trim_block_cache();
+}
+
 }  // namespace
 }  // namespace heed
