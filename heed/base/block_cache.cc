@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -25,7 +26,7 @@ struct Cache {
   std::map<uint64_t, size_t> lru;                               // seq -> class size
   uint64_t seq = 0;
   int64_t mapped = 0, cached = 0, max_in_use = 0, hits = 0, misses = 0;
-  int64_t limit = int64_t(1024) << 20;
+  int64_t limit = std::numeric_limits<int64_t>::max();  // HEED_BLOCK_CACHE_MB
 
   Cache() {
     if (const char* e = std::getenv("HEED_BLOCK_CACHE_MB")) {
@@ -50,6 +51,18 @@ struct Cache {
     return {p, size};
   }
 };
+
+// Headroom over the peak in use before a miss evicts: without it, a step whose blocks are
+// all cached can still miss on a small class at a moment when in-use + cached is at the
+// peak, evict a large cached block that the same step needs later, and from then on map
+// (and page-fault) that block every step.
+}  // namespace
+
+int64_t block_cache_slack(int64_t max_in_use) {
+  return std::max<int64_t>(int64_t(32) << 20, max_in_use / 8);
+}
+
+namespace {
 
 Cache& cache() {
   static Cache* c = new Cache();  // never destroyed: tensors may outlive static destructors
@@ -91,7 +104,7 @@ void* acquire_block(size_t n, size_t* size_out, bool* fresh) {
     // go first, oldest first, so that what is mapped never exceeds the most that was ever
     // in use at once: RSS follows the live peak, as a non-caching allocator's would.
     const int64_t in_use_after = c.mapped - c.cached + int64_t(size);
-    const int64_t keep = std::max<int64_t>(0, c.max_in_use - in_use_after);
+    const int64_t keep = std::max<int64_t>(0, c.max_in_use + block_cache_slack(c.max_in_use) - in_use_after);
     while (c.cached > keep) evicted.push_back(c.pop_oldest());
   }
   unmap_all(evicted);

@@ -11,11 +11,16 @@
 // them back on the next request of that class: no page faults in steady state and no heap
 // fragmentation. A request that misses first unmaps cached blocks of other classes, least
 // recently released first, so the bytes mapped never exceed the most ever in use at once
-// (when the shapes change, e.g. from training to evaluation batches, the old ones go);
-// freed blocks beyond a byte limit go back to the OS at once.
+// plus a slack (block_cache_slack: 1/8 of it, at least 32 MiB); when the shapes change,
+// e.g. from training to evaluation batches, the old ones go. The slack matters: with none,
+// a step whose blocks are all cached can miss on a small class at a moment when in-use +
+// cached is at the peak, evict a large block that the same step needs later, and then map
+// and page-fault that block on every step (a BERT-mini MLM step with 480 MiB logits spent
+// 35% of its time in the kernel that way).
 //
-// Limit: HEED_BLOCK_CACHE_MB (default 1024; 0 disables caching, every large block is
-// unmapped on free). Small requests (< kMinBlockBytes) are not handled here.
+// Limit: HEED_BLOCK_CACHE_MB caps the cached bytes; freed blocks beyond it go back to the
+// OS at once (default: no cap beyond the rule above; 0 disables caching, every large block
+// is unmapped on free). Small requests (< kMinBlockBytes) are not handled here.
 // Sanitizer builds bypass the cache (aligned_alloc keeps ASan's checks on tensors).
 #pragma once
 
@@ -44,6 +49,8 @@ struct BlockCacheStats {
   int64_t max_in_use_bytes = 0;  // the most ever in use at once (mapped - cached)
 };
 BlockCacheStats block_cache_stats();
+// How far the bytes mapped may exceed the most ever in use at once.
+int64_t block_cache_slack(int64_t max_in_use);
 // Unmaps every cached block (e.g. between phases with different shapes).
 void trim_block_cache();
 
