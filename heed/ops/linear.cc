@@ -1,7 +1,13 @@
 #include "heed/ops/linear.h"
 
+#include <cstring>
+
 #include "heed/autograd/node.h"
+#include "heed/base/parallel.h"
 #include "heed/kernels/gemm.h"
+#include "heed/kernels/gemm_bf16.h"
+#include "heed/kernels/infer_rowwise.h"
+#include "heed/ops/autocast.h"
 #include "heed/ops/elementwise.h"
 
 namespace heed::ops {
@@ -32,6 +38,42 @@ struct LinearBackward : Node {
     if (needs_input_grad(2)) r[2] = sum_to_shape(gc.as_strided(Shape{N, out}, {out, 1}, gc.offset()),
                                                  Shape{out});
     return r;
+  }
+};
+
+// Under Autocast(BF16): x and weight were multiplied as bf16; the gradients are too.
+struct LinearBf16Backward : Node {
+  Tensor xb, wb;  // bf16 copies: x (N, in), weight (out, in)
+  Shape x_shape;
+  const char* name() const override { return "linear_bf16"; }
+  std::vector<Tensor> backward(const std::vector<Tensor>& g) override {
+    const int64_t N = xb.size(0), in = xb.size(1), out = wb.size(0);
+    const Tensor gc = g[0].contiguous();  // (N, out)
+    const Tensor gb = to_bf16_bits(gc, Shape{N, out});
+    std::vector<Tensor> r(3);
+    if (needs_input_grad(0)) {  // dx = g @ W
+      r[0] = Tensor::empty(x_shape);
+      kernels::gemm_bf16(false, false, N, in, out, 1.0f, bits(gb), out, bits(wb), in, 0.0f,
+                         r[0].data<float>(), in);
+    }
+    if (needs_input_grad(1)) {  // dW = g^T @ x
+      r[1] = Tensor::empty(Shape{out, in});
+      kernels::gemm_bf16(true, false, out, in, N, 1.0f, bits(gb), out, bits(xb), in, 0.0f,
+                         r[1].data<float>(), in);
+    }
+    if (needs_input_grad(2)) r[2] = sum_to_shape(gc.as_strided(Shape{N, out}, {out, 1}, gc.offset()),
+                                                 Shape{out});
+    return r;
+  }
+  static const uint16_t* bits(const Tensor& t) {
+    return reinterpret_cast<const uint16_t*>(t.data<bf16>());
+  }
+  // A contiguous f32 tensor's elements rounded to bf16 (nearest even), as `shape`.
+  static Tensor to_bf16_bits(const Tensor& f, const Shape& shape) {
+    Tensor b = Tensor::empty(shape, DType::BF16);
+    kernels::f32_to_bf16(reinterpret_cast<uint16_t*>(b.data<bf16>()), f.data<float>(),
+                         shape.numel());
+    return b;
   }
 };
 
@@ -113,9 +155,25 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     const Tensor bc = bias.contiguous();
     float* o = out.data<float>();
     const float* pb = bc.data<float>();
-    for (int64_t r = 0; r < N; ++r)
-      for (int64_t j = 0; j < out_f; ++j) o[r * out_f + j] = pb[j];
+    // Parallel: for an MLM decoder this is (tokens x vocab), hundreds of MB.
+    parallel_for(N, out_f, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) std::memcpy(o + r * out_f, pb, size_t(out_f) * sizeof(float));
+    });
     beta = 1.0f;
+  }
+  if (matmul_precision() == MatmulPrecision::BF16) {
+    Tensor xb = LinearBf16Backward::to_bf16_bits(xc, Shape{N, in});
+    Tensor wb = LinearBf16Backward::to_bf16_bits(wc, Shape{out_f, in});
+    kernels::gemm_bf16(false, true, N, out_f, in, 1.0f, LinearBf16Backward::bits(xb), in,
+                       LinearBf16Backward::bits(wb), in, beta, out.data<float>(), out_f);
+    if (autograd::needs_grad({x, weight, bias})) {
+      auto n = std::make_shared<LinearBf16Backward>();
+      n->xb = std::move(xb);
+      n->wb = std::move(wb);
+      n->x_shape = x.shape();
+      autograd::connect(n, {x, weight, bias}, {&out});
+    }
+    return out;
   }
   kernels::gemm(false, true, N, out_f, in, 1.0f, xc.data<float>(), in, wc.data<float>(), in, beta,
                 out.data<float>(), out_f);
