@@ -131,6 +131,7 @@ void register_finetune(CLI::App& app) {
                 "uninterrupted run)");
   sub->add_option("--log-every", o.log_every, "Steps between training records in metrics.jsonl")
       ->capture_default_str();
+  sub->add_flag("--bf16", o.bf16, "bf16 mixed precision: Linear layers multiply in bf16 (AVX512_BF16), weights and optimizer stay f32 (as HF's --bf16); evaluation stays f32");
   sub->add_option("--keep-checkpoints", o.keep_checkpoints,
                   "Epoch checkpoints kept (0 = all)")
       ->capture_default_str();

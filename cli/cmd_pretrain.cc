@@ -84,6 +84,7 @@ void register_pretrain(CLI::App& app) {
   sub->add_flag("--resume", c.resume, "Continue from the newest complete checkpoint in --out");
   sub->add_flag("!--no-sparse-mlm", c.sparse_mlm, "Run the LM head on every position, not only the masked ones");
   sub->add_option("--dump-batches", c.dump_batches, "Write the first N batches and the initial weights to --out (recipe-parity checks)");
+  sub->add_flag("--bf16", c.bf16, "bf16 mixed precision: Linear layers multiply in bf16 (AVX512_BF16), weights and optimizer stay f32 (as HF's --bf16)");
   sub->add_option("--threads", c.threads, "Threads (0 = all cores)")->capture_default_str();
   sub->add_flag("--quiet", o->quiet, "No progress bar");
   sub->callback([o] { run_pretrain(*o); });

@@ -210,6 +210,7 @@ json pretrain_config_json(const PretrainConfig& c) {
               {"dropout", c.dropout ? json(*c.dropout) : json(nullptr)},
               {"seed", c.seed},
               {"sparse_mlm", c.sparse_mlm},
+              {"precision", c.bf16 ? "bf16" : "f32"},
               {"threads", num_threads()}};
 }
 
@@ -358,6 +359,7 @@ PretrainResult run_pretraining(const PretrainConfig& cfg) {
   tc.out_dir = cfg.out_dir;
   tc.seed = cfg.seed;
   tc.progress = cfg.progress;
+  tc.bf16 = cfg.bf16;
   write_file_atomic(cfg.out_dir + "/run_config.json", pretrain_config_json(cfg).dump(2) + "\n");
 
   train::Trainer trainer(m, loss, *source, tc, eval);

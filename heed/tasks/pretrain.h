@@ -68,6 +68,8 @@ struct PretrainConfig {
   bool progress = true;
   // The LM head on masked positions only (same loss, fewer FLOPs); see BertInputs.
   bool sparse_mlm = true;
+  // bf16 mixed precision (TrainerConfig::bf16): Linear layers multiply in bf16.
+  bool bf16 = false;
   // Debugging / recipe parity: write the first N micro-batches to out_dir/batches/
   // (safetensors) and the initial weights to out_dir/init/ (HF layout), so a reference
   // implementation can replay the exact token stream (tests/golden/pretrain/).

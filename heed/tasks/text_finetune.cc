@@ -523,7 +523,8 @@ FinetuneResult finetune(const FinetuneOptions& o) {
                           .checkpoint_dir = ckpt_dir,
                           .seed = derive_seed(o.seed, kInit),
                           .keep_last_n = o.keep_checkpoints,
-                          .progress = o.progress},
+                          .progress = o.progress,
+                          .bf16 = o.bf16},
                          eval_fn);
   trainer_ptr = &trainer;
   if (pmp && pmp->step_hook()) trainer.set_step_hook(pmp->step_hook());

@@ -74,6 +74,7 @@ struct FinetuneOptions {
   bool progress = true;  // the Trainer's progress bar
   int64_t log_every = 10;
   int64_t keep_checkpoints = 2;
+  bool bf16 = false;  // bf16 mixed precision (TrainerConfig::bf16); evaluation stays f32
   // Parameter-efficient fine-tuning: "" = full fine-tuning; lora | adalora | ia3 | prefix
   // | adapter (bottleneck). peft_config_file: a JSON object of PEFT field names (r,
   // lora_alpha, target_modules, ...) overriding the type's defaults. adapter_dir: continue

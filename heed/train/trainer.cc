@@ -12,6 +12,7 @@
 #include "heed/base/fs.h"
 #include "heed/base/progress.h"
 #include "heed/io/safetensors.h"
+#include "heed/ops/autocast.h"
 #include "heed/train/checkpoint.h"
 #include "heed/train/stop_signal.h"
 
@@ -89,6 +90,12 @@ Trainer::Trainer(nn::Module& model, LossFn loss, DataSource& data, TrainerConfig
       cfg_(std::move(cfg)),
       eval_(std::move(eval)) {
   HEED_CHECK(loss_ != nullptr, "Trainer: no loss function");
+  if (cfg_.bf16) {  // forward under autocast; each op's backward keeps its precision
+    loss_ = [inner = std::move(loss_)](const Batch& b) {
+      ops::Autocast bf16;
+      return inner(b);
+    };
+  }
   HEED_CHECK(cfg_.max_steps > 0 || cfg_.time_budget_minutes > 0,
              "Trainer: set max_steps or time_budget_minutes (both are 0)");
   HEED_CHECK(cfg_.max_steps >= 0 && cfg_.time_budget_minutes >= 0,

@@ -50,6 +50,10 @@ struct TrainerConfig {
   int64_t keep_last_n = 3;     // complete checkpoints kept; 0 = all
   bool progress = true;
   bool handle_signals = true;  // SIGINT/SIGTERM: save a checkpoint and return
+  // bf16 mixed precision: the loss callback runs under ops::Autocast (Linear layers
+  // multiply in bf16, forward and backward); weights, gradients and AdamW stay f32.
+  // Evaluation stays f32.
+  bool bf16 = false;
 };
 
 // What the loss callback returns for one micro-batch.

@@ -16,13 +16,15 @@
 namespace heed::tasks {
 namespace {
 
-TEST(PretrainParity, LossWithinTwoPercentOfPyTorchAtEveryStep) {
+// Runs the golden recipe and compares every step's loss with PyTorch's (f32).
+double check_parity(bool bf16, double tolerance) {
   const std::string dir = heed::testing::golden_path("pretrain");
   std::ifstream in(dir + "/torch_losses.json");
-  ASSERT_TRUE(in.good()) << dir << "/torch_losses.json";
+  EXPECT_TRUE(in.good()) << dir << "/torch_losses.json";
+  if (!in.good()) return 1.0;
   const nlohmann::json golden = nlohmann::json::parse(in);
   const auto torch_losses = golden.at("losses").get<std::vector<double>>();
-  ASSERT_EQ(int64_t(torch_losses.size()), golden.at("steps").get<int64_t>());
+  EXPECT_EQ(int64_t(torch_losses.size()), golden.at("steps").get<int64_t>());
 
   heed::testing::ScratchDir out("parity");
   // Keep in sync with ARGS in make_pretrain_parity.py.
@@ -45,8 +47,9 @@ TEST(PretrainParity, LossWithinTwoPercentOfPyTorchAtEveryStep) {
   c.save_every = 0;
   c.seed = 1234;
   c.progress = false;
+  c.bf16 = bf16;
   const PretrainResult r = run_pretraining(c);
-  ASSERT_EQ(r.steps, c.steps);
+  EXPECT_EQ(r.steps, c.steps);
 
   std::ifstream log(c.out_dir + "/metrics.jsonl");
   std::vector<double> heed_losses;
@@ -54,19 +57,33 @@ TEST(PretrainParity, LossWithinTwoPercentOfPyTorchAtEveryStep) {
     const auto j = nlohmann::json::parse(line);
     if (j.at("type") == "train") heed_losses.push_back(j.at("loss").get<double>());
   }
-  ASSERT_EQ(heed_losses.size(), torch_losses.size());
+  EXPECT_EQ(heed_losses.size(), torch_losses.size());
+  if (heed_losses.size() != torch_losses.size() || heed_losses.empty()) return 1.0;
   double worst = 0.0;
   for (size_t i = 0; i < heed_losses.size(); ++i) {
     const double rel = std::abs(heed_losses[i] - torch_losses[i]) / torch_losses[i];
     worst = std::max(worst, rel);
-    EXPECT_LT(rel, 0.02) << "step " << i + 1 << ": heed " << heed_losses[i] << " torch "
+    EXPECT_LT(rel, tolerance) << "step " << i + 1 << ": heed " << heed_losses[i] << " torch "
                          << torch_losses[i];
   }
   // Training did something (the test is not comparing two flat lines).
   EXPECT_LT(heed_losses.back(), heed_losses.front() - 0.5);
   ::testing::Test::RecordProperty("worst_relative_gap", std::to_string(worst));
-  std::printf("heed vs PyTorch over %zu steps: worst relative loss gap %.2e\n",
-              heed_losses.size(), worst);
+  std::printf("heed%s vs PyTorch f32 over %zu steps: worst relative loss gap %.2e\n",
+              bf16 ? " bf16 mixed precision" : "", heed_losses.size(), worst);
+  return worst;
+}
+
+TEST(PretrainParity, LossWithinTwoPercentOfPyTorchAtEveryStep) { check_parity(false, 0.02); }
+
+// bf16 mixed precision (Linear layers in bf16, the rest f32) on the same recipe: a
+// rounding of the f32 run, so it must follow PyTorch's f32 curve as closely as the
+// issue asks of f32.
+TEST(PretrainParity, Bf16MixedPrecisionLossWithinTwoPercentOfPyTorchF32) {
+  const double worst = check_parity(true, 0.02);
+  // The bf16 path really ran: f32 matches PyTorch to ~1e-6 here, bf16 rounding moves the
+  // losses by more (4.2e-5 when this was written).
+  EXPECT_GT(worst, 5e-6);
 }
 
 }  // namespace

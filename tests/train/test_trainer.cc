@@ -10,6 +10,7 @@
 
 #include "heed/base/fs.h"
 #include "heed/nn/nn.h"
+#include "heed/ops/autocast.h"
 #include "heed/ops/ops.h"
 #include "heed/train/checkpoint.h"
 #include "heed/train/early_stopping.h"
@@ -241,6 +242,36 @@ TEST(Trainer, DropoutAndClippingAreExercised) {
     if (j["type"] == "train") clipped |= j["grad_norm"].get<double>() > 0.5;
   }
   EXPECT_TRUE(clipped);
+}
+
+// bf16 mixed precision: the loss callback (forward) runs under Autocast, evaluation does
+// not, and the setting does not leak out of train().
+TEST(Trainer, Bf16RunsTheLossUnderAutocastOnly) {
+  TinyNet net(1);
+  SyntheticData data(9);
+  TrainerConfig cfg = base_cfg("");
+  cfg.max_steps = 2;
+  cfg.eval_every = 1;
+  cfg.bf16 = true;
+  int loss_calls = 0, loss_bf16 = 0, eval_calls = 0, eval_bf16 = 0;
+  Trainer tr(
+      net,
+      [&](const Batch& b) {
+        ++loss_calls;
+        loss_bf16 += ops::matmul_precision() == ops::MatmulPrecision::BF16;
+        return ce_loss(net, b);
+      },
+      data, cfg, [&]() -> std::map<std::string, double> {
+        ++eval_calls;
+        eval_bf16 += ops::matmul_precision() == ops::MatmulPrecision::BF16;
+        return {{"loss", 1.0}};
+      });
+  tr.train();
+  EXPECT_GT(loss_calls, 0);
+  EXPECT_EQ(loss_bf16, loss_calls);
+  EXPECT_GT(eval_calls, 0);
+  EXPECT_EQ(eval_bf16, 0);
+  EXPECT_EQ(ops::matmul_precision(), ops::MatmulPrecision::F32);
 }
 
 TEST(Trainer, MetricsLogRecords) {
