@@ -26,7 +26,7 @@ void register_bench(CLI::App& app) {
                   "step, 2 labels; with --peft only the adapter and the head train)")
       ->check(CLI::IsMember({"infer", "train", "finetune"}))
       ->capture_default_str();
-  cmd->add_option("--dtype", opts->dtype, "f32 | bf16 | int8 (inference)")
+  cmd->add_option("--dtype", opts->dtype, "f32 | bf16 | int8 (inference); f32 | bf16 (mixed precision) for train and finetune")
       ->check(CLI::IsMember({"f32", "bf16", "int8"}))
       ->capture_default_str();
   cmd->add_option("--threads", opts->o.threads, "threads (0: OMP_NUM_THREADS or all cores)")

@@ -14,6 +14,7 @@
 #include "heed/base/parallel.h"
 #include "heed/models/bert_heads.h"
 #include "heed/ops/cross_entropy.h"
+#include "heed/ops/autocast.h"
 #include "heed/ops/elementwise.h"
 #include "heed/peft/peft_model.h"
 #include "heed/train/optimizer.h"
@@ -98,6 +99,7 @@ BertBenchResult run_bert_bench(const BertBenchOptions& o) {
   const std::vector<int64_t> ids = random_ids(M, cfg.vocab_size, o.seed + 1);
   BertBenchResult r;
   r.threads = num_threads();
+  const bool bf16 = o.precision == infer::Precision::BF16;  // training: mixed precision
 
   if (o.mode == BenchMode::Infer) {
     infer::BertEngine engine(cfg, infer::random_bert_weights(cfg, o.seed),
@@ -107,7 +109,8 @@ BertBenchResult run_bert_bench(const BertBenchOptions& o) {
       engine.forward(hidden.data(), nullptr, ids.data(), nullptr, nullptr, B, T);
     });
   } else if (o.mode == BenchMode::Finetune) {
-    HEED_CHECK(o.precision == infer::Precision::F32, "bench: fine-tuning runs in f32 only");
+    HEED_CHECK(o.precision != infer::Precision::Int8,
+               "bench: fine-tuning runs in f32 or bf16 (mixed precision), not int8");
     Generator init(o.seed);
     models::BertConfig c = cfg;
     c.num_labels = 2;
@@ -139,6 +142,7 @@ BertBenchResult run_bert_bench(const BertBenchOptions& o) {
     const Tensor labels = Tensor::from_vector(y, Shape{B});
     time_iters(o, r, [&] {
       opt.zero_grad();
+      ops::Autocast autocast(bf16 ? ops::MatmulPrecision::BF16 : ops::MatmulPrecision::F32);
       const models::BertOutput out = pm ? pm->forward(in) : model->forward(in);
       Tensor loss = ops::cross_entropy(out.logits, labels);
       if (pm)
@@ -147,8 +151,8 @@ BertBenchResult run_bert_bench(const BertBenchOptions& o) {
       opt.step();
     });
   } else {
-    HEED_CHECK(o.precision == infer::Precision::F32,
-               "bench: training runs in f32 only (bf16 mixed precision is not implemented yet)");
+    HEED_CHECK(o.precision != infer::Precision::Int8,
+               "bench: training runs in f32 or bf16 (mixed precision), not int8");
     Generator init(o.seed);
     auto model = models::make_bert(cfg, models::BertHead::MaskedLM, init);
     model->train();
@@ -160,6 +164,7 @@ BertBenchResult run_bert_bench(const BertBenchOptions& o) {
     in.labels = Tensor::from_vector(random_ids(M, cfg.vocab_size, o.seed + 3), Shape{B, T});
     time_iters(o, r, [&] {
       opt.zero_grad();
+      ops::Autocast autocast(bf16 ? ops::MatmulPrecision::BF16 : ops::MatmulPrecision::F32);
       const models::BertOutput out = model->forward(in);  // logits (B, T, V), loss ()
       autograd::backward(out.loss);
       opt.step();
