@@ -9,6 +9,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "heed/base/error.h"
+#include "heed/kernels/dnnl_context.h"
 #include "heed/kernels/gemm.h"
 
 namespace heed::kernels {
@@ -17,16 +18,6 @@ namespace {
 
 using dnnl::memory;
 using dt = dnnl::memory::data_type;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-
-dnnl::stream& cpu_stream() {
-  thread_local dnnl::stream s(cpu_engine());
-  return s;
-}
 
 // Every field that shapes the primitive: dims, strides, and whether alpha/beta are used.
 using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float,
@@ -61,7 +52,7 @@ const Prim* primitive(const Key& key) {
     attr.set_post_ops(po);
   }
   try {
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p.a, p.b, p.c), attr, cpu_engine());
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p.a, p.b, p.c), attr, dnnl_cpu_engine());
     // oneDNN's reference matmul (plain loops) also accepts bf16; sgemm on widened operands
     // is far faster than it.
     if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) throw dnnl::error(dnnl_unimplemented, "ref");
@@ -108,12 +99,12 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
     gemm_widened(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false);
     return;
   }
-  auto& eng = cpu_engine();
+  auto& eng = dnnl_cpu_engine();
   const memory a(p->a, eng, const_cast<uint16_t*>(A));
   const memory b(p->b, eng, const_cast<uint16_t*>(B));
   const memory c(p->c, eng, C);
-  p->prim.execute(cpu_stream(), {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
-  cpu_stream().wait();
+  p->prim.execute(dnnl_cpu_stream(), {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+  dnnl_cpu_stream().wait();
 }
 
 bool gemm_bf16_native() {

@@ -11,6 +11,7 @@
 
 #include "heed/base/bf16.h"
 #include "heed/base/error.h"
+#include "heed/kernels/dnnl_context.h"
 #include "heed/kernels/infer_rowwise.h"
 
 namespace heed::kernels {
@@ -19,17 +20,6 @@ namespace {
 
 using dnnl::memory;
 using dt = dnnl::memory::data_type;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-
-// Streams are cheap; one per thread keeps concurrent callers independent.
-dnnl::stream& cpu_stream() {
-  thread_local dnnl::stream s(cpu_engine());
-  return s;
-}
 
 }  // namespace
 
@@ -80,13 +70,13 @@ struct PackedLinear::Impl {
     const dnnl::matmul::desc d = with_bias
                                      ? dnnl::matmul::desc(src_md, wei_md, bias.get_desc(), dst_md)
                                      : dnnl::matmul::desc(src_md, wei_md, dst_md);
-    const dnnl::matmul::primitive_desc pd(d, attr, cpu_engine());
+    const dnnl::matmul::primitive_desc pd(d, attr, dnnl_cpu_engine());
     Entry e{dnnl::matmul(pd), weights};
     if (pd.weights_desc() != weights.get_desc()) {  // another layout for this M: repack
       memory from = weights;  // a handle copy (const member function)
-      e.weights = memory(pd.weights_desc(), cpu_engine());
-      dnnl::reorder(from, e.weights).execute(cpu_stream(), from, e.weights);
-      cpu_stream().wait();
+      e.weights = memory(pd.weights_desc(), dnnl_cpu_engine());
+      dnnl::reorder(from, e.weights).execute(dnnl_cpu_stream(), from, e.weights);
+      dnnl_cpu_stream().wait();
     }
     return by_m.emplace(M, std::move(e)).first->second;
   }
@@ -96,21 +86,21 @@ struct PackedLinear::Impl {
   void pack(const PackedLinearConfig& cfg, const void* plain) {
     const int64_t K = cfg.in, N = cfg.out;
     wei_plain = memory::desc({K, N}, wei_dt, memory::dims{1, K});
-    memory src(wei_plain, cpu_engine(), const_cast<void*>(plain));
+    memory src(wei_plain, dnnl_cpu_engine(), const_cast<void*>(plain));
     const memory::desc src_md({256, K}, src_dt, memory::format_tag::ab);
     const memory::desc wei_md({K, N}, wei_dt, memory::format_tag::any);
     const memory::desc dst_md({256, N}, dst_dt, memory::format_tag::ab);
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, wei_md, dst_md),
-                                          cpu_engine());
-    weights = memory(pd.weights_desc(), cpu_engine());
-    dnnl::reorder(src, weights).execute(cpu_stream(), src, weights);
-    cpu_stream().wait();
+                                          dnnl_cpu_engine());
+    weights = memory(pd.weights_desc(), dnnl_cpu_engine());
+    dnnl::reorder(src, weights).execute(dnnl_cpu_stream(), src, weights);
+    dnnl_cpu_stream().wait();
   }
 
   void set_bias(const PackedLinearConfig& cfg, const float* b) {
     if (!b) return;
     bias_f32.assign(b, b + cfg.out);
-    bias = memory(memory::desc({1, cfg.out}, dt::f32, memory::format_tag::ab), cpu_engine(),
+    bias = memory(memory::desc({1, cfg.out}, dt::f32, memory::format_tag::ab), dnnl_cpu_engine(),
                   bias_f32.data());
   }
 };
@@ -181,15 +171,15 @@ void PackedLinear::forward(void* out, const void* in, int64_t M) const {
   HEED_CHECK(cfg_.precision != LinearPrecision::Int8, "PackedLinear: use forward_int8");
   if (M == 0) return;
   const Impl::Entry& e = impl_->entry(cfg_, M);
-  auto& eng = cpu_engine();
+  auto& eng = dnnl_cpu_engine();
   const memory src(memory::desc({M, cfg_.in}, impl_->src_dt, memory::format_tag::ab), eng,
                    const_cast<void*>(in));
   const memory dst(memory::desc({M, cfg_.out}, impl_->dst_dt, memory::format_tag::ab), eng, out);
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, e.weights}, {DNNL_ARG_DST, dst}};
   if (impl_->bias.get(true)) args.emplace(DNNL_ARG_BIAS, impl_->bias);
-  e.prim.execute(cpu_stream(), args);
-  cpu_stream().wait();
+  e.prim.execute(dnnl_cpu_stream(), args);
+  dnnl_cpu_stream().wait();
 }
 
 void PackedLinear::forward_int8(float* out, const uint8_t* in, const float* in_scale,
@@ -197,13 +187,13 @@ void PackedLinear::forward_int8(float* out, const uint8_t* in, const float* in_s
   HEED_CHECK(cfg_.precision == LinearPrecision::Int8, "PackedLinear: forward_int8 needs Int8");
   if (M == 0) return;
   const Impl::Entry& e = impl_->entry(cfg_, M);
-  auto& eng = cpu_engine();
+  auto& eng = dnnl_cpu_engine();
   const memory src(memory::desc({M, cfg_.in}, dt::u8, memory::format_tag::ab), eng,
                    const_cast<uint8_t*>(in));
   const memory dst(memory::desc({M, cfg_.out}, dt::s32, memory::format_tag::ab), eng, acc);
-  e.prim.execute(cpu_stream(),
+  e.prim.execute(dnnl_cpu_stream(),
                  {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, e.weights}, {DNNL_ARG_DST, dst}});
-  cpu_stream().wait();
+  dnnl_cpu_stream().wait();
   int8_epilogue(out, acc, in_scale, in_zp, impl_->w_scale.data(), impl_->col_sum.data(),
                 impl_->bias_f32.empty() ? nullptr : impl_->bias_f32.data(), M, cfg_.out,
                 cfg_.act == LinearAct::Gelu, cfg_.accumulate);
