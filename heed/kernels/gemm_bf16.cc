@@ -1,6 +1,5 @@
 #include "heed/kernels/gemm_bf16.h"
 
-#include <cstring>
 #include <map>
 #include <string>
 #include <tuple>
@@ -8,6 +7,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "heed/base/bf16.h"
 #include "heed/base/error.h"
 #include "heed/kernels/dnnl_context.h"
 #include "heed/kernels/gemm.h"
@@ -67,10 +67,7 @@ const Prim* primitive(const Key& key) {
 void widen(std::vector<float>& out, const uint16_t* in, int64_t rows, int64_t cols, int64_t ld) {
   out.resize(size_t(rows * cols));
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) {
-      const uint32_t u = uint32_t(in[r * ld + c]) << 16;
-      std::memcpy(&out[size_t(r * cols + c)], &u, 4);
-    }
+    for (int64_t c = 0; c < cols; ++c) out[size_t(r * cols + c)] = bf16_to_float(bf16{in[r * ld + c]});
 }
 
 // The f32 fallback: the stored operand is (rows, cols) with leading dimension ld.

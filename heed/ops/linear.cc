@@ -41,6 +41,16 @@ struct LinearBackward : Node {
   }
 };
 
+const uint16_t* bits(const Tensor& t) { return reinterpret_cast<const uint16_t*>(t.data<bf16>()); }
+
+// A contiguous f32 tensor's elements rounded to bf16 (nearest even), as `shape`.
+Tensor to_bf16_bits(const Tensor& f, const Shape& shape) {
+  Tensor b = Tensor::empty(shape, DType::BF16);
+  kernels::f32_to_bf16(reinterpret_cast<uint16_t*>(b.data<bf16>()), f.data<float>(),
+                       shape.numel());
+  return b;
+}
+
 // Under Autocast(BF16): x and weight were multiplied as bf16; the gradients are too.
 struct LinearBf16Backward : Node {
   Tensor xb, wb;  // bf16 copies: x (N, in), weight (out, in)
@@ -64,16 +74,6 @@ struct LinearBf16Backward : Node {
     if (needs_input_grad(2)) r[2] = sum_to_shape(gc.as_strided(Shape{N, out}, {out, 1}, gc.offset()),
                                                  Shape{out});
     return r;
-  }
-  static const uint16_t* bits(const Tensor& t) {
-    return reinterpret_cast<const uint16_t*>(t.data<bf16>());
-  }
-  // A contiguous f32 tensor's elements rounded to bf16 (nearest even), as `shape`.
-  static Tensor to_bf16_bits(const Tensor& f, const Shape& shape) {
-    Tensor b = Tensor::empty(shape, DType::BF16);
-    kernels::f32_to_bf16(reinterpret_cast<uint16_t*>(b.data<bf16>()), f.data<float>(),
-                         shape.numel());
-    return b;
   }
 };
 
@@ -162,10 +162,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     beta = 1.0f;
   }
   if (matmul_precision() == MatmulPrecision::BF16) {
-    Tensor xb = LinearBf16Backward::to_bf16_bits(xc, Shape{N, in});
-    Tensor wb = LinearBf16Backward::to_bf16_bits(wc, Shape{out_f, in});
-    kernels::gemm_bf16(false, true, N, out_f, in, 1.0f, LinearBf16Backward::bits(xb), in,
-                       LinearBf16Backward::bits(wb), in, beta, out.data<float>(), out_f);
+    Tensor xb = to_bf16_bits(xc, Shape{N, in});
+    Tensor wb = to_bf16_bits(wc, Shape{out_f, in});
+    kernels::gemm_bf16(false, true, N, out_f, in, 1.0f, bits(xb), in,
+                       bits(wb), in, beta, out.data<float>(), out_f);
     if (autograd::needs_grad({x, weight, bias})) {
       auto n = std::make_shared<LinearBf16Backward>();
       n->xb = std::move(xb);
