@@ -3,8 +3,12 @@
 
 #include "cli/commands.h"
 #include "heed/base/error.h"
+#include "heed/train/stop_signal.h"
 
 int main(int argc, char** argv) {
+  // Before any thread exists: SIGINT/SIGTERM go to one watcher thread, never to a thread
+  // inside oneDNN's GEMM (see stop_signal.h).
+  heed::train::route_stop_signals_to_a_thread();
   CLI::App app{"heed: attention models from zero, in C++ (build, pretrain, fine-tune, inspect, run)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "heed 0.1.0");
