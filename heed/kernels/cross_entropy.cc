@@ -79,6 +79,36 @@ void CrossEntropyBackwardRows(float* HWY_RESTRICT dlogits, const float* HWY_REST
   }
 }
 
+
+// In place: x <- dloss * (softmax(x) - ls / V), minus dloss * (1 - ls) at the target;
+// rows with the ignore index become 0. x and the gradient share memory, so no restrict.
+void CrossEntropyGradInPlaceRows(float* x_rows, const float* HWY_RESTRICT dloss,
+                                 const float* HWY_RESTRICT lse,
+                                 const int64_t* HWY_RESTRICT targets, int64_t rows, int64_t V,
+                                 int64_t ignore_index, float label_smoothing) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d), n = size_t(V);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* x = x_rows + r * V;
+    const int64_t t = targets[r];
+    if (t == ignore_index) {
+      std::fill(x, x + n, 0.0f);
+      continue;
+    }
+    const float g = dloss[r];
+    const auto vg = hn::Set(d, g), vlse = hn::Set(d, lse[r]);
+    const auto vsmooth = hn::Set(d, g * label_smoothing / float(V));
+    size_t i = 0;
+    for (; i + N <= n; i += N)
+      hn::StoreU(hn::MulSub(vg, hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vlse)), vsmooth), d, x + i);
+    if (i < n) {
+      const size_t m = n - i;
+      const auto p = hn::Exp(d, hn::Sub(LoadTail(d, x + i, m, 0.0f), vlse));
+      StoreTail(d, hn::MulSub(vg, p, vsmooth), x + i, m);
+    }
+    x[t] -= g * (1.0f - label_smoothing);
+  }
+}
 }  // namespace heed::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -89,6 +119,7 @@ namespace heed::kernels {
 
 HWY_EXPORT(CrossEntropyRows);
 HWY_EXPORT(CrossEntropyBackwardRows);
+HWY_EXPORT(CrossEntropyGradInPlaceRows);
 
 void cross_entropy_forward(float* losses, float* lse, const float* logits, const int64_t* targets,
                            int64_t N, int64_t V, int64_t ignore_index, float label_smoothing) {
@@ -109,6 +140,15 @@ void cross_entropy_backward(float* dlogits, const float* dloss, const float* log
   });
 }
 
+void cross_entropy_grad_inplace(float* logits, const float* dloss, const float* lse,
+                                const int64_t* targets, int64_t N, int64_t V, int64_t ignore_index,
+                                float label_smoothing) {
+  parallel_for(N, V * 8, [&](int64_t r0, int64_t r1) {
+    HWY_DYNAMIC_DISPATCH(CrossEntropyGradInPlaceRows)
+    (logits + r0 * V, dloss + r0, lse + r0, targets + r0, r1 - r0, V, ignore_index,
+     label_smoothing);
+  });
+}
 // ---- Scalar references: plain loops, double accumulation. ----
 
 void cross_entropy_forward_ref(float* losses, float* lse, const float* logits,

@@ -16,6 +16,11 @@ void cross_entropy_forward(float* losses, float* lse, const float* logits, const
 void cross_entropy_backward(float* dlogits, const float* dloss, const float* logits,
                             const float* lse, const int64_t* targets, int64_t N, int64_t V,
                             int64_t ignore_index, float label_smoothing);
+// In place, for a fused head that keeps one buffer: logits[n] becomes
+// dloss[n] * (softmax(x_n) - ((1-ls) * onehot(t_n) + ls / V)); ignored rows become 0.
+void cross_entropy_grad_inplace(float* logits, const float* dloss, const float* lse,
+                                const int64_t* targets, int64_t N, int64_t V, int64_t ignore_index,
+                                float label_smoothing);
 
 void cross_entropy_forward_ref(float* losses, float* lse, const float* logits,
                                const int64_t* targets, int64_t N, int64_t V, int64_t ignore_index,

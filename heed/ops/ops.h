@@ -6,6 +6,7 @@
 #include "heed/ops/attention.h"
 #include "heed/ops/concat.h"
 #include "heed/ops/cross_entropy.h"
+#include "heed/ops/linear_cross_entropy.h"
 #include "heed/ops/dropout.h"
 #include "heed/ops/dropout_linear.h"
 #include "heed/ops/elementwise.h"

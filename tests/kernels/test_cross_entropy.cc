@@ -112,6 +112,35 @@ TEST(CrossEntropy, FastMatchesRef) {
   });
 }
 
+// The in-place gradient (fused linear + cross-entropy) equals the ref backward onto zeros,
+// with ignored rows zeroed, for every SIMD target.
+TEST(CrossEntropy, GradInPlaceMatchesRefOntoZeros) {
+  testing::for_each_target([] {
+    std::vector<int64_t> vocab = testing::awkward_sizes();
+    vocab.push_back(30522);
+    for (const int64_t V : vocab) {
+      for (const float ls : {0.0f, 0.1f}) {
+        const int64_t N = V > 1000 ? 9 : 37;
+        SCOPED_TRACE(::testing::Message() << "N " << N << " V " << V << " ls " << ls);
+        const auto x = randn(N * V, uint64_t(V) + 7, 4.0f), dloss = randn(N, uint64_t(V) + 8);
+        Generator g(uint64_t(V) + 9);
+        std::vector<int64_t> t(static_cast<size_t>(N));
+        for (auto& ti : t) ti = g.uniform() < 0.2f ? kIgnore : int64_t(g.randint(uint64_t(V)));
+        t[0] = kIgnore;
+        std::vector<float> loss(static_cast<size_t>(N)), lse(static_cast<size_t>(N));
+        cross_entropy_forward_ref(loss.data(), lse.data(), x.data(), t.data(), N, V, kIgnore, ls);
+        std::vector<float> ref(static_cast<size_t>(N * V), 0.0f), inplace = x;
+        cross_entropy_backward_ref(ref.data(), dloss.data(), x.data(), lse.data(), t.data(), N, V,
+                                   kIgnore, ls);
+        cross_entropy_grad_inplace(inplace.data(), dloss.data(), lse.data(), t.data(), N, V,
+                                   kIgnore, ls);
+        EXPECT_TRUE(all_close(inplace, ref, 1e-7, 1e-5));
+        EXPECT_TRUE(all_close(inplace.data(), ref.data(), V, 0, 0)) << "ignored row 0 is not 0";
+      }
+    }
+  });
+}
+
 TEST(CrossEntropy, NegativeInfinityLogits) {
   testing::for_each_target([] {
     const float inf = std::numeric_limits<float>::infinity();

@@ -113,6 +113,19 @@ std::vector<Row> rows() {
                  o.reduction = Reduction::None;
                  return cross_entropy(x[0], ids({64, 0, 7, 1}, Shape{4}), o);
                }});
+  // Fused head: chunks of 2 rows (so dW and db accumulate over chunks), smoothing, ignore.
+  r.push_back({"linear_cross_entropy_chunked", {{3, 2, 9}, {7, 9}, {7}}, [](auto& x) {
+                 CrossEntropyOptions o;
+                 o.label_smoothing = 0.1f;
+                 return linear_cross_entropy(x[0], x[1], x[2],
+                                             ids({0, 6, -100, 3, 3, 1}, Shape{3, 2}), o, 2);
+               }});
+  r.push_back({"linear_cross_entropy_sum_weighted_nobias", {{5, 9}, {7, 9}}, [](auto& x) {
+                 CrossEntropyOptions o;
+                 o.reduction = Reduction::Sum;
+                 o.class_weight = Tensor::from_vector<float>({1, 2, 0.5f, 1, 3, 1, 1}, Shape{7});
+                 return linear_cross_entropy(x[0], x[1], Tensor(), ids({0, 4, 2, 6, 1}, Shape{5}), o);
+               }});
   r.push_back({"attention_cross_padded", {{2, 2, 7, 16}, {2, 2, 5, 16}, {2, 2, 5, 16}}, [](auto& x) {
                  AttentionOptions o;
                  o.mask = ids({1, 1, 1, 1, 1, 1, 1, 0, 0, 0}, Shape{2, 5});
