@@ -39,6 +39,10 @@ void register_bench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--peft-config", opts->o.peft_config, "JSON file of PEFT fields for --peft")
       ->check(CLI::ExistingFile);
+  cmd->add_flag("--unfused-head", [opts](int64_t) { opts->o.fused_head = false; },
+                "train mode: materialise the (B, T, V) MLM logits and their gradient, as PyTorch "
+                "does (default: ops::linear_cross_entropy, same loss and gradients, ~32 MB of "
+                "logits at a time)");
   cmd->add_flag("--json", opts->json, "print one JSON object on the last line");
   cmd->callback([opts] {
     opts->o.mode = opts->mode == "train"      ? perf::BenchMode::Train

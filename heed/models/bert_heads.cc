@@ -78,6 +78,11 @@ Tensor BertLMPredictionHead::forward(const Tensor& h) const {
   return ops::linear(t, decoder_weight_, bias_);                                   // (B, T, V)
 }
 
+Tensor BertLMPredictionHead::fused_loss(const Tensor& h, const Tensor& labels) const {
+  const Tensor t = norm_->forward(nn::apply_activation(act_, dense_->forward(h)));
+  return ops::linear_cross_entropy(t, decoder_weight_, bias_, labels);
+}
+
 namespace {
 
 // The enclosing task model initialises every parameter once, after building the heads.
@@ -115,16 +120,18 @@ BertOutput BertForPreTraining::forward(const BertInputs& in) const {
   BertOutput base = bert_->forward(in);
   BertOutput out;
   Tensor mlm_labels = in.labels.defined() ? labels_i64(in.labels) : Tensor();
+  Tensor h = base.last_hidden_state;
   if (in.sparse_mlm && mlm_labels.defined()) {
-    auto [rows, kept] = gather_labelled(base.last_hidden_state, mlm_labels);
-    out.prediction_logits = lm_->forward(rows);  // (M, V)
+    auto [rows, kept] = gather_labelled(h, mlm_labels);
+    h = rows;
     mlm_labels = kept;
-  } else {
-    out.prediction_logits = lm_->forward(base.last_hidden_state);  // (B, T, V)
   }
+  const bool fused = in.fused_mlm_loss && mlm_labels.defined() && in.next_sentence_label.defined();
+  if (!fused) out.prediction_logits = lm_->forward(h);  // (B, T, V), or (M, V) sparse
   out.seq_relationship_logits = nsp_->forward(base.pooler_output);     // (B, 2)
   if (in.labels.defined() && in.next_sentence_label.defined()) {
-    const Tensor mlm = ops::cross_entropy(out.prediction_logits, mlm_labels);
+    const Tensor mlm = fused ? lm_->fused_loss(h, mlm_labels)
+                             : ops::cross_entropy(out.prediction_logits, mlm_labels);
     const Tensor nsp =
         ops::cross_entropy(out.seq_relationship_logits,
                            ops::reshape(labels_i64(in.next_sentence_label), Shape{-1}));
@@ -153,8 +160,14 @@ BertOutput BertForMaskedLM::forward(const BertInputs& in) const {
   BertOutput out;
   if (in.sparse_mlm && in.labels.defined()) {
     auto [rows, kept] = gather_labelled(base.last_hidden_state, labels_i64(in.labels));
-    out.logits = lm_->forward(rows);  // (M, V)
-    out.loss = ops::cross_entropy(out.logits, kept);
+    if (in.fused_mlm_loss) {
+      out.loss = lm_->fused_loss(rows, kept);
+    } else {
+      out.logits = lm_->forward(rows);  // (M, V)
+      out.loss = ops::cross_entropy(out.logits, kept);
+    }
+  } else if (in.fused_mlm_loss && in.labels.defined()) {
+    out.loss = lm_->fused_loss(base.last_hidden_state, labels_i64(in.labels));
   } else {
     out.logits = lm_->forward(base.last_hidden_state);  // (B, T, V)
     if (in.labels.defined()) out.loss = ops::cross_entropy(out.logits, labels_i64(in.labels));

@@ -23,6 +23,9 @@ class BertLMPredictionHead : public nn::Module {
  public:
   BertLMPredictionHead(const BertConfig& cfg, Tensor word_embeddings, Generator& init_gen);
   Tensor forward(const Tensor& h) const;  // (B, T, C) -> (B, T, V)
+  // Mean CE of the logits against labels (-100 = ignore) without materialising the
+  // logits (ops::linear_cross_entropy).
+  Tensor fused_loss(const Tensor& h, const Tensor& labels) const;
   const Tensor& decoder_weight() const { return decoder_weight_; }
 
  private:

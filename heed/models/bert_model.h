@@ -45,6 +45,11 @@ struct BertInputs {
   // shrinks by the masking rate (~15%). The MLM logits output is then (M, V) over the
   // M labelled positions in row-major order, instead of (B, T, V).
   bool sparse_mlm = false;
+  // MLM heads with labels: compute the loss with ops::linear_cross_entropy, which never
+  // holds the full logits (for b32 x s128 over 30,522 tokens, 500 MB of logits and 500 MB
+  // of their gradient become ~32 MB). The loss and gradients are the same; the MLM logits
+  // output (logits / prediction_logits) is then left undefined. Composes with sparse_mlm.
+  bool fused_mlm_loss = false;
   bool output_hidden_states = false;
   bool output_attentions = false;
 };

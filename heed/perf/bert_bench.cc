@@ -162,10 +162,11 @@ BertBenchResult run_bert_bench(const BertBenchOptions& o) {
     models::BertInputs in;
     in.input_ids = Tensor::from_vector(ids, Shape{B, T});
     in.labels = Tensor::from_vector(random_ids(M, cfg.vocab_size, o.seed + 3), Shape{B, T});
+    in.fused_mlm_loss = o.fused_head;
     time_iters(o, r, [&] {
       opt.zero_grad();
       ops::Autocast autocast(bf16 ? ops::MatmulPrecision::BF16 : ops::MatmulPrecision::F32);
-      const models::BertOutput out = model->forward(in);  // logits (B, T, V), loss ()
+      const models::BertOutput out = model->forward(in);  // loss (), logits unless fused
       autograd::backward(out.loss);
       opt.step();
     });
@@ -188,13 +189,15 @@ std::string format_bench(const BertBenchOptions& o, const BertBenchResult& r, bo
                                                   : "finetune";
   const std::string_view prec = infer::precision_name(o.precision);
   std::string s = fmt::format(
-      "heed bench: model {} mode {} dtype {} batch {} seq {} threads {} iters {}\n"
+      "heed bench: model {} mode {} dtype {} batch {} seq {} threads {} iters {}{}\n"
       "  latency median {:.2f} ms (min {:.2f}, max {:.2f})\n"
       "  tokens/s {:.0f}\n"
       "  {:.1f} GFLOP per iteration -> {:.1f} GFLOP/s\n"
       "  peak RSS {:.0f} MB; CPU time {:.2f} s over {} timed iterations\n"
       "{}",
-      o.model_config, mode, prec, o.batch, o.seq, r.threads, o.iters, r.latency_ms_median,
+      o.model_config, mode, prec, o.batch, o.seq, r.threads, o.iters,
+      o.mode != BenchMode::Train ? "" : o.fused_head ? " mlm-head fused" : " mlm-head unfused",
+      r.latency_ms_median,
       r.latency_ms_min, r.latency_ms_max, r.tokens_per_s, r.gflop, r.gflops, r.peak_rss_mb,
       r.cpu_s, o.iters,
       o.mode == BenchMode::Infer
@@ -213,10 +216,11 @@ std::string format_bench(const BertBenchOptions& o, const BertBenchResult& r, bo
         "\"threads\":{},\"latency_ms_median\":{:.3f},\"latency_ms_min\":{:.3f},"
         "\"latency_ms_max\":{:.3f},\"tokens_per_s\":{:.1f},\"gflop\":{:.3f},\"gflops\":{:.2f},"
         "\"peak_rss_mb\":{:.1f},\"cpu_s\":{:.3f},\"peft\":\"{}\",\"trainable_params\":{},"
-        "\"total_params\":{},\"latencies_ms\":[{}]}}\n",
+        "\"total_params\":{},\"mlm_head\":\"{}\",\"latencies_ms\":[{}]}}\n",
         o.model_config, mode, prec, o.batch, o.seq, r.threads, r.latency_ms_median,
         r.latency_ms_min, r.latency_ms_max, r.tokens_per_s, r.gflop, r.gflops, r.peak_rss_mb,
-        r.cpu_s, o.peft, r.trainable_params, r.total_params, lat);
+        r.cpu_s, o.peft, r.trainable_params, r.total_params,
+        o.mode != BenchMode::Train ? "" : o.fused_head ? "fused" : "unfused", lat);
   }
   return s;
 }

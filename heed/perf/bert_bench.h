@@ -34,6 +34,9 @@ struct BertBenchOptions {
   uint64_t seed = 0;
   std::string peft{};         // Finetune: "" (full) | lora | adalora | ia3 | prefix | adapter
   std::string peft_config{};  // a JSON file of PEFT fields
+  // Train: the MLM loss through ops::linear_cross_entropy (the full logits never exist);
+  // false materialises the (B, T, V) logits and their gradient, as PyTorch/HF do.
+  bool fused_head = true;
 };
 
 struct BertBenchResult {

@@ -38,5 +38,28 @@ TEST(BenchCommand, FinetuneStepFullAndPeft) {
   EXPECT_NE(bad.err.find("unknown PEFT method"), std::string::npos) << bad.err;
 }
 
+// --mode train on a tiny MLM config: the fused head by default, --unfused-head on request;
+// the fused head never holds the (B, T, V) logits, so its peak RSS is lower at a vocabulary
+// where the logits dominate (here 2 x 256 x 30522 floats = 62 MB, and as much again for
+// their gradient).
+TEST(BenchCommand, TrainStepFusedAndUnfusedHead) {
+  const std::string dir = test_dir().string();
+  spit(std::filesystem::path(dir) / "config.json",
+       R"({"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 1,
+           "num_attention_heads": 2, "intermediate_size": 64, "max_position_embeddings": 256})");
+  auto run = [&](const std::string& extra) {
+    HeedRun r = run_heed("bench --model-config '" + dir + "' --mode train --batch 2 --seq 256 " +
+                         "--iters 2 --warmup 1 --threads 1 --json " + extra);
+    EXPECT_EQ(r.status, 0) << r.err;
+    return r.status == 0 ? last_json_line(r.out) : nlohmann::json::object();
+  };
+  const nlohmann::json fused = run(""), unfused = run("--unfused-head");
+  ASSERT_FALSE(fused.empty());
+  ASSERT_FALSE(unfused.empty());
+  EXPECT_EQ(fused.at("mlm_head"), "fused");
+  EXPECT_EQ(unfused.at("mlm_head"), "unfused");
+  EXPECT_LT(fused.at("peak_rss_mb").get<double>() + 60.0, unfused.at("peak_rss_mb").get<double>());
+}
+
 }  // namespace
 }  // namespace heed::cli_test
