@@ -37,6 +37,33 @@ struct CrossEntropyBackward : Node {
 
 }  // namespace
 
+CrossEntropyTargets cross_entropy_targets(const char* op, const Tensor& targets, int64_t V,
+                                          const CrossEntropyOptions& opt) {
+  HEED_CHECK(opt.label_smoothing >= 0.0f && opt.label_smoothing <= 1.0f,
+             "{}: label_smoothing must be in [0, 1], got {}", op, opt.label_smoothing);
+  HEED_CHECK(!opt.class_weight.defined() || opt.label_smoothing == 0.0f,
+             "{}: class weights with label smoothing are not supported", op);
+  HEED_CHECK(!opt.class_weight.defined() || opt.class_weight.shape() == Shape{V},
+             "{}: class_weight shape {} does not match {} classes", op,
+             opt.class_weight.defined() ? opt.class_weight.shape() : Shape{}, V);
+  CrossEntropyTargets r;
+  r.targets = targets.to(DType::I64).contiguous();
+  const int64_t N = r.targets.numel();
+  const int64_t* pt = r.targets.data<int64_t>();
+  for (int64_t i = 0; i < N; ++i)
+    HEED_CHECK(pt[i] == opt.ignore_index || (pt[i] >= 0 && pt[i] < V),
+               "{}: target {} at position {} is out of range for {} classes", op, pt[i], i, V);
+  const std::vector<float> cw =
+      opt.class_weight.defined() ? opt.class_weight.to_vector() : std::vector<float>();
+  r.weight.assign(static_cast<size_t>(N), 1.0f);
+  for (int64_t i = 0; i < N; ++i) {
+    if (pt[i] == opt.ignore_index) r.weight[size_t(i)] = 0.0f;
+    else if (!cw.empty()) r.weight[size_t(i)] = cw[size_t(pt[i])];
+    r.weight_sum += r.weight[size_t(i)];
+  }
+  return r;
+}
+
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEntropyOptions& opt) {
   HEED_CHECK(logits.dtype() == DType::F32, "cross_entropy: logits must be f32, got {}",
              logits.dtype());
@@ -46,35 +73,17 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
   HEED_CHECK(targets.shape() == tshape,
              "cross_entropy: targets shape {} does not match logits {} (expected {})",
              targets.shape(), logits.shape(), tshape);
-  HEED_CHECK(opt.label_smoothing >= 0.0f && opt.label_smoothing <= 1.0f,
-             "cross_entropy: label_smoothing must be in [0, 1], got {}", opt.label_smoothing);
-  HEED_CHECK(!opt.class_weight.defined() || opt.label_smoothing == 0.0f,
-             "cross_entropy: class weights with label smoothing are not supported");
-  HEED_CHECK(!opt.class_weight.defined() || opt.class_weight.shape() == Shape{V},
-             "cross_entropy: class_weight shape {} does not match {} classes",
-             opt.class_weight.defined() ? opt.class_weight.shape() : Shape{}, V);
   const int64_t N = tshape.numel();
   const Tensor lc = logits.contiguous();
-  const Tensor tc = targets.to(DType::I64).contiguous();
+  const CrossEntropyTargets ct = cross_entropy_targets("cross_entropy", targets, V, opt);
+  const Tensor& tc = ct.targets;
   const int64_t* pt = tc.data<int64_t>();
-  for (int64_t i = 0; i < N; ++i)
-    HEED_CHECK(pt[i] == opt.ignore_index || (pt[i] >= 0 && pt[i] < V),
-               "cross_entropy: target {} at position {} is out of range for {} classes", pt[i], i,
-               V);
   std::vector<float> losses(static_cast<size_t>(N));
   Tensor lse = Tensor::empty(Shape{N});
   kernels::cross_entropy_forward(losses.data(), lse.data<float>(), lc.data<float>(), pt, N, V,
                                  opt.ignore_index, opt.label_smoothing);
-  // Per-row weights (class weight of the target, 0 for ignored rows).
-  std::vector<float> w(static_cast<size_t>(N), 1.0f);
-  const std::vector<float> cw =
-      opt.class_weight.defined() ? opt.class_weight.to_vector() : std::vector<float>();
-  double wsum = 0.0;
-  for (int64_t i = 0; i < N; ++i) {
-    if (pt[i] == opt.ignore_index) w[size_t(i)] = 0.0f;
-    else if (!cw.empty()) w[size_t(i)] = cw[size_t(pt[i])];
-    wsum += w[size_t(i)];
-  }
+  const std::vector<float>& w = ct.weight;
+  const double wsum = ct.weight_sum;
   Tensor out;
   std::vector<float> row_scale(static_cast<size_t>(N));
   if (opt.reduction == Reduction::None) {

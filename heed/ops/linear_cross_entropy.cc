@@ -62,35 +62,16 @@ Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor&
              targets.shape(), x.shape(), tshape);
   HEED_CHECK(opt.reduction != Reduction::None,
              "linear_cross_entropy: reduction None is not supported (use linear + cross_entropy)");
-  HEED_CHECK(opt.label_smoothing >= 0.0f && opt.label_smoothing <= 1.0f,
-             "linear_cross_entropy: label_smoothing must be in [0, 1], got {}", opt.label_smoothing);
-  HEED_CHECK(!opt.class_weight.defined() || opt.label_smoothing == 0.0f,
-             "linear_cross_entropy: class weights with label smoothing are not supported");
-  HEED_CHECK(!opt.class_weight.defined() || opt.class_weight.shape() == Shape{V},
-             "linear_cross_entropy: class_weight shape {} does not match {} classes",
-             opt.class_weight.defined() ? opt.class_weight.shape() : Shape{}, V);
   HEED_CHECK(chunk_rows >= 0, "linear_cross_entropy: chunk_rows must be >= 0, got {}", chunk_rows);
 
   const int64_t N = tshape.numel();
   const Tensor xc = x.contiguous(), wc = weight.contiguous();
   const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
-  const Tensor tc = targets.to(DType::I64).contiguous();
-  const int64_t* pt = tc.data<int64_t>();
-  for (int64_t i = 0; i < N; ++i)
-    HEED_CHECK(pt[i] == opt.ignore_index || (pt[i] >= 0 && pt[i] < V),
-               "linear_cross_entropy: target {} at position {} is out of range for {} classes",
-               pt[i], i, V);
-
-  // Per-row weights and d(reduced loss)/d(row loss), as cross_entropy.
-  std::vector<float> w(static_cast<size_t>(N), 1.0f), row_scale(static_cast<size_t>(N));
-  const std::vector<float> cw =
-      opt.class_weight.defined() ? opt.class_weight.to_vector() : std::vector<float>();
-  double wsum = 0.0;
-  for (int64_t i = 0; i < N; ++i) {
-    if (pt[i] == opt.ignore_index) w[size_t(i)] = 0.0f;
-    else if (!cw.empty()) w[size_t(i)] = cw[size_t(pt[i])];
-    wsum += w[size_t(i)];
-  }
+  const CrossEntropyTargets ct = cross_entropy_targets("linear_cross_entropy", targets, V, opt);
+  const int64_t* pt = ct.targets.data<int64_t>();
+  const std::vector<float>& w = ct.weight;
+  const double wsum = ct.weight_sum;
+  std::vector<float> row_scale(static_cast<size_t>(N));  // d(reduced loss)/d(row loss)
   const double denom = opt.reduction == Reduction::Mean ? wsum : 1.0;  // 0/0 = NaN, as torch
   for (int64_t i = 0; i < N; ++i) row_scale[size_t(i)] = float(w[size_t(i)] / denom);
 
