@@ -60,6 +60,13 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
   EXPECT_LE(worst, tol * scale) << what << " (largest |grad| " << scale << ")";
 }
 
+void expect_same(const Grads& got, const Grads& ref, double grad_tol) {
+  EXPECT_NEAR(got.loss, ref.loss, 1e-5 * std::fabs(ref.loss));
+  expect_close(got.dx, ref.dx, grad_tol, "dx");
+  expect_close(got.dw, ref.dw, grad_tol, "dW");
+  expect_close(got.db, ref.db, 1e-5, "db");
+}
+
 TEST(LinearCrossEntropy, EqualsTheUnfusedPair) {
   const Problem p = make(300, 64, 30522, 11);
   for (const float ls : {0.0f, 0.1f}) {
@@ -68,11 +75,7 @@ TEST(LinearCrossEntropy, EqualsTheUnfusedPair) {
     const Grads ref = run(p, false, 0, o);
     for (const int64_t chunk : {int64_t(0), int64_t(1), int64_t(7), int64_t(299), int64_t(1000)}) {
       SCOPED_TRACE(::testing::Message() << "ls " << ls << " chunk " << chunk);
-      const Grads got = run(p, true, chunk, o);
-      EXPECT_NEAR(got.loss, ref.loss, 1e-5 * std::fabs(ref.loss));
-      expect_close(got.dx, ref.dx, 1e-5, "dx");
-      expect_close(got.dw, ref.dw, 1e-5, "dW");
-      expect_close(got.db, ref.db, 1e-5, "db");
+      expect_same(run(p, true, chunk, o), ref, 1e-5);
     }
   }
 }
@@ -83,11 +86,7 @@ TEST(LinearCrossEntropy, SumWithClassWeights) {
   o.reduction = ops::Reduction::Sum;
   Generator g(5);
   o.class_weight = Tensor::rand(Shape{97}, g);
-  const Grads ref = run(p, false, 0, o), got = run(p, true, 6, o);
-  EXPECT_NEAR(got.loss, ref.loss, 1e-5 * std::fabs(ref.loss));
-  expect_close(got.dx, ref.dx, 1e-5, "dx");
-  expect_close(got.dw, ref.dw, 1e-5, "dW");
-  expect_close(got.db, ref.db, 1e-5, "db");
+  expect_same(run(p, true, 6, o), run(p, false, 0, o), 1e-5);
 }
 
 TEST(LinearCrossEntropy, Bf16AutocastEqualsTheUnfusedPairUnderAutocast) {
@@ -102,10 +101,7 @@ TEST(LinearCrossEntropy, Bf16AutocastEqualsTheUnfusedPairUnderAutocast) {
     got = run(p, true, 50, {}, 2.0f);
   }
   const Grads f32 = run(p, true, 0, {}, 2.0f);
-  EXPECT_NEAR(got.loss, ref.loss, 1e-5 * std::fabs(ref.loss));
-  expect_close(got.dx, ref.dx, 1e-4, "dx");
-  expect_close(got.dw, ref.dw, 1e-4, "dW");
-  expect_close(got.db, ref.db, 1e-5, "db");
+  expect_same(got, ref, 1e-4);
   // And bf16 is not secretly f32: the loss moves by about bf16's rounding.
   EXPECT_NE(got.loss, f32.loss);
   EXPECT_NEAR(got.loss, f32.loss, 1e-2 * std::fabs(f32.loss));
