@@ -73,14 +73,16 @@ BertLMPredictionHead::BertLMPredictionHead(const BertConfig& cfg, Tensor word_em
   bias_ = register_parameter("bias", Tensor::zeros(Shape{cfg.vocab_size}));
 }
 
+Tensor BertLMPredictionHead::transform(const Tensor& h) const {
+  return norm_->forward(nn::apply_activation(act_, dense_->forward(h)));  // (B, T, C)
+}
+
 Tensor BertLMPredictionHead::forward(const Tensor& h) const {
-  const Tensor t = norm_->forward(nn::apply_activation(act_, dense_->forward(h)));  // (B, T, C)
-  return ops::linear(t, decoder_weight_, bias_);                                   // (B, T, V)
+  return ops::linear(transform(h), decoder_weight_, bias_);  // (B, T, V)
 }
 
 Tensor BertLMPredictionHead::fused_loss(const Tensor& h, const Tensor& labels) const {
-  const Tensor t = norm_->forward(nn::apply_activation(act_, dense_->forward(h)));
-  return ops::linear_cross_entropy(t, decoder_weight_, bias_, labels);
+  return ops::linear_cross_entropy(transform(h), decoder_weight_, bias_, labels);
 }
 
 namespace {

@@ -29,6 +29,7 @@ class BertLMPredictionHead : public nn::Module {
   const Tensor& decoder_weight() const { return decoder_weight_; }
 
  private:
+  Tensor transform(const Tensor& h) const;  // dense -> act -> LayerNorm
   std::shared_ptr<nn::Linear> dense_;
   std::shared_ptr<nn::LayerNorm> norm_;
   nn::Activation act_;

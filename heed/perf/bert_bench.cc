@@ -188,6 +188,7 @@ std::string format_bench(const BertBenchOptions& o, const BertBenchResult& r, bo
                      : o.mode == BenchMode::Train ? "train"
                                                   : "finetune";
   const std::string_view prec = infer::precision_name(o.precision);
+  const char* head = o.mode != BenchMode::Train ? "" : o.fused_head ? "fused" : "unfused";
   std::string s = fmt::format(
       "heed bench: model {} mode {} dtype {} batch {} seq {} threads {} iters {}{}\n"
       "  latency median {:.2f} ms (min {:.2f}, max {:.2f})\n"
@@ -196,8 +197,7 @@ std::string format_bench(const BertBenchOptions& o, const BertBenchResult& r, bo
       "  peak RSS {:.0f} MB; CPU time {:.2f} s over {} timed iterations\n"
       "{}",
       o.model_config, mode, prec, o.batch, o.seq, r.threads, o.iters,
-      o.mode != BenchMode::Train ? "" : o.fused_head ? " mlm-head fused" : " mlm-head unfused",
-      r.latency_ms_median,
+      *head ? fmt::format(" mlm-head {}", head) : std::string(), r.latency_ms_median,
       r.latency_ms_min, r.latency_ms_max, r.tokens_per_s, r.gflop, r.gflops, r.peak_rss_mb,
       r.cpu_s, o.iters,
       o.mode == BenchMode::Infer
@@ -220,7 +220,7 @@ std::string format_bench(const BertBenchOptions& o, const BertBenchResult& r, bo
         o.model_config, mode, prec, o.batch, o.seq, r.threads, r.latency_ms_median,
         r.latency_ms_min, r.latency_ms_max, r.tokens_per_s, r.gflop, r.gflops, r.peak_rss_mb,
         r.cpu_s, o.peft, r.trainable_params, r.total_params,
-        o.mode != BenchMode::Train ? "" : o.fused_head ? "fused" : "unfused", lat);
+        head, lat);
   }
   return s;
 }
