@@ -74,39 +74,50 @@ TEST(CrossEntropyRef, BackwardMatchesFiniteDifferences) {
   }
 }
 
-TEST(CrossEntropy, FastMatchesRef) {
-  testing::for_each_target([] {
+// For every SIMD target, vocab size (awkward ones and 30522) and smoothing (0, 0.1): random
+// logits, upstream gradients and targets (~20% ignored, row 0 always), seeded from V + seed.
+template <class F>
+void for_each_case(uint64_t seed, F&& f) {
+  testing::for_each_target([&] {
     std::vector<int64_t> vocab = testing::awkward_sizes();
     vocab.push_back(30522);
     for (const int64_t V : vocab) {
       for (const float ls : {0.0f, 0.1f}) {
         const int64_t N = V > 1000 ? 9 : 37;
         SCOPED_TRACE(::testing::Message() << "N " << N << " V " << V << " ls " << ls);
-        const auto x = randn(N * V, uint64_t(V), 4.0f), dloss = randn(N, uint64_t(V) + 1);
-        Generator g(uint64_t(V) + 2);
+        const auto x = randn(N * V, uint64_t(V) + seed, 4.0f),
+                   dloss = randn(N, uint64_t(V) + seed + 1);
+        Generator g(uint64_t(V) + seed + 2);
         std::vector<int64_t> t(static_cast<size_t>(N));
         for (auto& ti : t) ti = g.uniform() < 0.2f ? kIgnore : int64_t(g.randint(uint64_t(V)));
         t[0] = kIgnore;
-        std::vector<float> loss(static_cast<size_t>(N)), lse(static_cast<size_t>(N)),
-            lossr(static_cast<size_t>(N)), lser(static_cast<size_t>(N));
-        cross_entropy_forward(loss.data(), lse.data(), x.data(), t.data(), N, V, kIgnore, ls);
-        cross_entropy_forward_ref(lossr.data(), lser.data(), x.data(), t.data(), N, V, kIgnore, ls);
-        EXPECT_TRUE(all_close(loss, lossr, 1e-5, 1e-6));
-        EXPECT_TRUE(all_close(lse, lser, 1e-5, 1e-6));
-        EXPECT_EQ(loss[0], 0.0f);
-        // Backward adds onto existing gradients; ignored rows keep theirs.
-        auto d = randn(N * V, uint64_t(V) + 3), dr = d;
-        const auto d0 = d;
-        cross_entropy_backward(d.data(), dloss.data(), x.data(), lser.data(), t.data(), N, V,
+        f(N, V, ls, x, dloss, t);
+      }
+    }
+  });
+}
+
+TEST(CrossEntropy, FastMatchesRef) {
+  for_each_case(0, [](int64_t N, int64_t V, float ls, const std::vector<float>& x,
+                      const std::vector<float>& dloss, const std::vector<int64_t>& t) {
+    std::vector<float> loss(static_cast<size_t>(N)), lse(static_cast<size_t>(N)),
+        lossr(static_cast<size_t>(N)), lser(static_cast<size_t>(N));
+    cross_entropy_forward(loss.data(), lse.data(), x.data(), t.data(), N, V, kIgnore, ls);
+    cross_entropy_forward_ref(lossr.data(), lser.data(), x.data(), t.data(), N, V, kIgnore, ls);
+    EXPECT_TRUE(all_close(loss, lossr, 1e-5, 1e-6));
+    EXPECT_TRUE(all_close(lse, lser, 1e-5, 1e-6));
+    EXPECT_EQ(loss[0], 0.0f);
+    // Backward adds onto existing gradients; ignored rows keep theirs.
+    auto d = randn(N * V, uint64_t(V) + 3), dr = d;
+    const auto d0 = d;
+    cross_entropy_backward(d.data(), dloss.data(), x.data(), lser.data(), t.data(), N, V, kIgnore,
+                           ls);
+    cross_entropy_backward_ref(dr.data(), dloss.data(), x.data(), lser.data(), t.data(), N, V,
                                kIgnore, ls);
-        cross_entropy_backward_ref(dr.data(), dloss.data(), x.data(), lser.data(), t.data(), N, V,
-                                   kIgnore, ls);
-        EXPECT_TRUE(all_close(d, dr, 1e-7, 1e-5));
-        for (int64_t r = 0; r < N; ++r) {
-          if (t[size_t(r)] == kIgnore) {
-            EXPECT_TRUE(all_close(d.data() + r * V, d0.data() + r * V, V, 0, 0)) << "row " << r;
-          }
-        }
+    EXPECT_TRUE(all_close(d, dr, 1e-7, 1e-5));
+    for (int64_t r = 0; r < N; ++r) {
+      if (t[size_t(r)] == kIgnore) {
+        EXPECT_TRUE(all_close(d.data() + r * V, d0.data() + r * V, V, 0, 0)) << "row " << r;
       }
     }
   });
@@ -115,29 +126,17 @@ TEST(CrossEntropy, FastMatchesRef) {
 // The in-place gradient (fused linear + cross-entropy) equals the ref backward onto zeros,
 // with ignored rows zeroed, for every SIMD target.
 TEST(CrossEntropy, GradInPlaceMatchesRefOntoZeros) {
-  testing::for_each_target([] {
-    std::vector<int64_t> vocab = testing::awkward_sizes();
-    vocab.push_back(30522);
-    for (const int64_t V : vocab) {
-      for (const float ls : {0.0f, 0.1f}) {
-        const int64_t N = V > 1000 ? 9 : 37;
-        SCOPED_TRACE(::testing::Message() << "N " << N << " V " << V << " ls " << ls);
-        const auto x = randn(N * V, uint64_t(V) + 7, 4.0f), dloss = randn(N, uint64_t(V) + 8);
-        Generator g(uint64_t(V) + 9);
-        std::vector<int64_t> t(static_cast<size_t>(N));
-        for (auto& ti : t) ti = g.uniform() < 0.2f ? kIgnore : int64_t(g.randint(uint64_t(V)));
-        t[0] = kIgnore;
-        std::vector<float> loss(static_cast<size_t>(N)), lse(static_cast<size_t>(N));
-        cross_entropy_forward_ref(loss.data(), lse.data(), x.data(), t.data(), N, V, kIgnore, ls);
-        std::vector<float> ref(static_cast<size_t>(N * V), 0.0f), inplace = x;
-        cross_entropy_backward_ref(ref.data(), dloss.data(), x.data(), lse.data(), t.data(), N, V,
-                                   kIgnore, ls);
-        cross_entropy_grad_inplace(inplace.data(), dloss.data(), lse.data(), t.data(), N, V,
-                                   kIgnore, ls);
-        EXPECT_TRUE(all_close(inplace, ref, 1e-7, 1e-5));
-        EXPECT_TRUE(all_close(inplace.data(), ref.data(), V, 0, 0)) << "ignored row 0 is not 0";
-      }
-    }
+  for_each_case(7, [](int64_t N, int64_t V, float ls, const std::vector<float>& x,
+                      const std::vector<float>& dloss, const std::vector<int64_t>& t) {
+    std::vector<float> loss(static_cast<size_t>(N)), lse(static_cast<size_t>(N));
+    cross_entropy_forward_ref(loss.data(), lse.data(), x.data(), t.data(), N, V, kIgnore, ls);
+    std::vector<float> ref(static_cast<size_t>(N * V), 0.0f), inplace = x;
+    cross_entropy_backward_ref(ref.data(), dloss.data(), x.data(), lse.data(), t.data(), N, V,
+                               kIgnore, ls);
+    cross_entropy_grad_inplace(inplace.data(), dloss.data(), lse.data(), t.data(), N, V, kIgnore,
+                               ls);
+    EXPECT_TRUE(all_close(inplace, ref, 1e-7, 1e-5));
+    EXPECT_TRUE(all_close(inplace.data(), ref.data(), V, 0, 0)) << "ignored row 0 is not 0";
   });
 }
 
