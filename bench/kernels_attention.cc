@@ -8,6 +8,7 @@
 
 #include "heed/base/rng.h"
 #include "heed/kernels/attention.h"
+#include "heed/kernels/attention_bf16.h"
 
 namespace {
 
@@ -66,6 +67,29 @@ void BM_Backward(benchmark::State& state) {
   set_rate(state, 2.5 * in.forward_flops());
 }
 
+// Inference attention with bf16 products, reading q, k, v from fused-QKV rows (B*T, 3*H*D)
+// as BertEngine does; same FLOP count as the f32 forward (non-causal only).
+template <auto Forward>
+void BM_ForwardBf16(benchmark::State& state) {
+  if (!heed::kernels::attention_bf16_supported(kD)) {
+    state.SkipWithError("this CPU has no AVX512_BF16");
+    return;
+  }
+  const int64_t B = state.range(0), H = state.range(1), T = state.range(2), C = H * kD;
+  heed::kernels::TokenAttentionParams p{.B = B, .H = H, .T = T, .D = kD,
+                                        .scale = 1.0f / std::sqrt(float(kD))};
+  p.ldq = p.ldk = p.ldv = 3 * C;
+  p.ldo = C;
+  std::vector<float> qkv(size_t(B * T * 3 * C)), out(size_t(B * T * C));
+  heed::Generator g(42);
+  for (float& e : qkv) e = g.normal();
+  for (auto _ : state) {
+    Forward(out.data(), qkv.data(), qkv.data() + C, qkv.data() + 2 * C, p);
+    benchmark::ClobberMemory();
+  }
+  set_rate(state, 4.0 * double(B * H) * double(T) * double(T) * kD);
+}
+
 void FastArgs(benchmark::internal::Benchmark* b) {
   b->ArgNames({"B", "H", "T", "causal"});
   for (int64_t causal : {0, 1}) {
@@ -85,11 +109,22 @@ using heed::kernels::attention_backward;
 using heed::kernels::attention_backward_ref;
 using heed::kernels::attention_forward;
 using heed::kernels::attention_forward_ref;
+using heed::kernels::attention_forward_bf16;
 
 BENCHMARK(BM_Forward<attention_forward>)->Name("attention_forward")->Apply(FastArgs);
 BENCHMARK(BM_Backward<attention_forward, attention_backward>)
     ->Name("attention_backward")
     ->Apply(FastArgs);
+BENCHMARK(BM_ForwardBf16<attention_forward_bf16>)
+    ->Name("attention_forward_bf16")
+    ->ArgNames({"B", "H", "T"})
+    ->Args({1, 12, 128})
+    ->Args({8, 12, 128})
+    ->Args({1, 12, 512})
+    ->Args({32, 4, 128})
+    ->Args({1, 12, 4096})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_Forward<attention_forward_ref>)->Name("attention_forward_ref")->Apply(RefArgs);
 BENCHMARK(BM_Backward<attention_forward_ref, attention_backward_ref>)
     ->Name("attention_backward_ref")

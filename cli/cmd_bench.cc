@@ -43,6 +43,9 @@ void register_bench(CLI::App& app) {
                 "train mode: materialise the (B, T, V) MLM logits and their gradient, as PyTorch "
                 "does (default: ops::linear_cross_entropy, same loss and gradients, ~32 MB of "
                 "logits at a time)");
+  cmd->add_flag("--f32-attention", [opts](int64_t) { opts->o.attention_bf16 = false; },
+                "infer mode, bf16 and int8: run the f32 attention kernel instead of the bf16 one "
+                "(the default where the CPU has AVX512_BF16), to measure what it gains");
   cmd->add_flag("--json", opts->json, "print one JSON object on the last line");
   cmd->callback([opts] {
     opts->o.mode = opts->mode == "train"      ? perf::BenchMode::Train

@@ -9,6 +9,7 @@
 #include "heed/base/rng.h"
 #include "heed/kernels/activation.h"
 #include "heed/kernels/attention.h"
+#include "heed/kernels/attention_bf16.h"
 #include "heed/kernels/infer_rowwise.h"
 #include "heed/kernels/layer_norm.h"
 
@@ -171,6 +172,11 @@ int64_t BertEngine::weight_bytes() const {
   return n;
 }
 
+bool BertEngine::attention_in_bf16() const {
+  return opt_.precision != Precision::F32 && opt_.attention_bf16 &&
+         kernels::attention_bf16_supported(cfg_.hidden_size / cfg_.num_attention_heads);
+}
+
 void BertEngine::forward(float* hidden, float* pooled, const int64_t* ids, const uint8_t* mask,
                          const int64_t* token_type, int64_t B, int64_t T) {
   const int64_t C = cfg_.hidden_size, H = cfg_.num_attention_heads, D = C / H;
@@ -188,12 +194,15 @@ void BertEngine::forward(float* hidden, float* pooled, const int64_t* ids, const
   const Precision prec = opt_.precision;
   float* x = hidden;  // the residual stream lives in the output buffer
   float* qkv = grow(b.qkv, M * 3 * C);
-  float* q = grow(b.q, M * C);
-  float* k = grow(b.k, M * C);
-  float* v = grow(b.v, M * C);
-  float* ctx = grow(b.ctx, M * C);
+  // bf16 and int8: attention with bf16 products, read from and written to token-major rows;
+  // the f32 kernel needs (B, H, T, D) copies of q, k, v and its output.
+  const bool attention_bf16 = attention_in_bf16();
+  float* q = attention_bf16 ? nullptr : grow(b.q, M * C);
+  float* k = attention_bf16 ? nullptr : grow(b.k, M * C);
+  float* v = attention_bf16 ? nullptr : grow(b.v, M * C);
+  float* ctx = attention_bf16 ? nullptr : grow(b.ctx, M * C);
+  float* lse = attention_bf16 ? nullptr : grow(b.lse, B * H * T);
   float* merged = grow(b.merged, M * C);
-  float* lse = grow(b.lse, B * H * T);
   uint16_t* xb = prec == Precision::BF16 ? grow(b.xb, M * C) : nullptr;
 
   // Embeddings, in HF's order (word + token_type) + position, then LayerNorm.
@@ -257,13 +266,16 @@ void BertEngine::forward(float* hidden, float* pooled, const int64_t* ids, const
     }
   };
 
-  for (const Layer& L : layers_) {
-    run(L.qkv, qkv, x, C, xb);  // (M, 3C)
+  const kernels::TokenAttentionParams tap{.B = B, .H = H, .T = T, .D = D, .scale = ap.scale,
+                                          .key_mask = mask, .ldq = 3 * C, .ldk = 3 * C,
+                                          .ldv = 3 * C, .ldo = C};
+  // f32: split the QKV rows into (B, H, T, D) heads, the fused f32 kernel, merge back.
+  auto attention_f32 = [&](const float* qkv_rows, float* out_rows) {
     // (B, T, 3, H, D) -> three (B, H, T, D)
     parallel_for(M, 3 * C, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t bi = r / T, t = r % T;
-        const float* row = qkv + r * 3 * C;
+        const float* row = qkv_rows + r * 3 * C;
         for (int64_t h = 0; h < H; ++h) {
           const int64_t o = ((bi * H + h) * T + t) * D;
           std::memcpy(q + o, row + h * D, size_t(D) * sizeof(float));
@@ -277,16 +289,37 @@ void BertEngine::forward(float* hidden, float* pooled, const int64_t* ids, const
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t bi = r / T, t = r % T;
         for (int64_t h = 0; h < H; ++h)
-          std::memcpy(merged + r * C + h * D, ctx + ((bi * H + h) * T + t) * D,
+          std::memcpy(out_rows + r * C + h * D, ctx + ((bi * H + h) * T + t) * D,
                       size_t(D) * sizeof(float));
       }
     });
+  };
+
+  for (const Layer& L : layers_) {
+    run(L.qkv, qkv, x, C, xb);  // (M, 3C)
+    if (attention_bf16) {
+      kernels::attention_forward_bf16(merged, qkv, qkv + C, qkv + 2 * C, tap);  // (B, T, C)
+    } else {
+      attention_f32(qkv, merged);
+    }
     run(L.out, x, merged, C, nullptr);  // x += merged Wo^T + bo
     kernels::layer_norm_inplace_forward(x, xb, L.ln1_w.data(), L.ln1_b.data(), M, C, eps);
     if (prec == Precision::BF16) {
       uint16_t* ib = grow(b.ib, M * F);
       L.up.forward(ib, xb, M);  // gelu(x Wi^T + bi), written as bf16
       L.down.forward(x, ib, M);
+    } else if (prec == Precision::Int8 && opt_.fuse_int8_quantize) {
+      // gelu(x Wi^T + bi) goes straight to u8 rows for the down-projection: no f32 (M, F).
+      uint8_t* xq = grow(b.xq, M * C);
+      float* xs = grow(b.xs, M);
+      int32_t* xz = grow(b.xz, M);
+      int32_t* acc = grow(b.acc, M * std::max(3 * C, F));
+      kernels::quantize_rows_u8(xq, xs, xz, x, M, C);
+      uint8_t* iq = grow(b.iq, M * F);
+      float* is = grow(b.is, M);
+      int32_t* iz = grow(b.iz, M);
+      L.up.forward_int8_quantized(iq, is, iz, xq, xs, xz, acc, M);
+      L.down.forward_int8(x, iq, is, iz, acc, M);
     } else {
       float* inter = grow(b.inter, M * F);
       run(L.up, inter, x, C, nullptr);

@@ -9,8 +9,9 @@
 //   x  += gelu(x Wi^T + bi) Wd^T + bd;  x = LN(x)   GELU fused as an eltwise post-op
 //
 // Precision: F32; BF16 (bf16 GEMM inputs and weights, f32 accumulation, f32 residual
-// stream, LayerNorm and attention); Int8 (dynamic quantization: s8 weights per output
-// channel, u8 activations per token, VNNI; f32 elsewhere).
+// stream and LayerNorm; attention products in bf16 with AVX512_BF16, else f32); Int8
+// (dynamic quantization: s8 weights per output channel, u8 activations per token, VNNI;
+// attention as in BF16; f32 elsewhere).
 // Outputs equal BertModel::forward's last_hidden_state (and pooler_output) to ~1e-5 in F32.
 #pragma once
 
@@ -33,6 +34,12 @@ std::string_view precision_name(Precision p);
 struct BertEngineOptions {
   Precision precision = Precision::F32;
   bool pooler = true;  // build the pooler when the weights have one
+  // BF16 and Int8: attention with bf16 products (kernels/attention_bf16.h) where the CPU has
+  // AVX512_BF16; false, or a CPU without it, runs the f32 attention kernel.
+  bool attention_bf16 = true;
+  // Int8: the FFN's up-projection quantizes its GELU output for the down-projection row by
+  // row (PackedLinear::forward_int8_quantized); false stores it in f32 first. Same numbers.
+  bool fuse_int8_quantize = true;
 };
 
 // Supplies one BertModel parameter by its key ("embeddings.word_embeddings.weight",
@@ -65,6 +72,9 @@ class BertEngine {
   const models::BertConfig& config() const { return cfg_; }
   Precision precision() const { return opt_.precision; }
   bool has_pooler() const;
+  // True when forward runs attention with bf16 products (BF16 or Int8, the option on, and a
+  // CPU with AVX512_BF16); else the f32 attention kernel.
+  bool attention_in_bf16() const;
   int64_t weight_bytes() const;  // packed weights + embeddings + norms
   // The layer-i linear layers, in order qkv, attention.output, intermediate, output.
   const kernels::PackedLinear& linear(int64_t layer, int which) const;

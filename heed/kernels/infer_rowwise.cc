@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 HWY_BEFORE_NAMESPACE();
 namespace heed::kernels::HWY_NAMESPACE {
@@ -186,6 +187,21 @@ void Int8EpilogueRows(float* HWY_RESTRICT out, const int32_t* HWY_RESTRICT acc,
   }
 }
 
+// Row by row: the epilogue into a row of scratch (cache-resident), then its quantization.
+void Int8EpilogueQuantizeRows(uint8_t* HWY_RESTRICT q, float* HWY_RESTRICT q_scale,
+                              int32_t* HWY_RESTRICT q_zp, float* HWY_RESTRICT scratch,
+                              const int32_t* HWY_RESTRICT acc, const float* HWY_RESTRICT row_scale,
+                              const int32_t* HWY_RESTRICT row_zp,
+                              const float* HWY_RESTRICT col_scale,
+                              const int32_t* HWY_RESTRICT col_sum, const float* HWY_RESTRICT bias,
+                              int64_t rows, int64_t cols, bool gelu) {
+  for (int64_t r = 0; r < rows; ++r) {
+    Int8EpilogueRows(scratch, acc + r * cols, row_scale + r, row_zp + r, col_scale, col_sum, bias,
+                     1, cols, gelu, false);
+    QuantizeRowsU8(q + r * cols, q_scale + r, q_zp + r, scratch, 1, cols);
+  }
+}
+
 }  // namespace heed::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -198,6 +214,7 @@ HWY_EXPORT(LayerNormInplaceRows);
 HWY_EXPORT(F32ToBf16);
 HWY_EXPORT(QuantizeRowsU8);
 HWY_EXPORT(Int8EpilogueRows);
+HWY_EXPORT(Int8EpilogueQuantizeRows);
 
 void layer_norm_inplace_forward(float* x, uint16_t* bf16_out, const float* weight,
                                 const float* bias, int64_t rows, int64_t cols, float eps) {
@@ -230,6 +247,18 @@ void int8_epilogue(float* out, const int32_t* acc, const float* row_scale, const
     HWY_DYNAMIC_DISPATCH(Int8EpilogueRows)
     (out + r0 * cols, acc + r0 * cols, row_scale + r0, row_zp + r0, col_scale, col_sum, bias,
      r1 - r0, cols, gelu, accumulate);
+  });
+}
+
+void int8_epilogue_quantize(uint8_t* q, float* q_scale, int32_t* q_zp, const int32_t* acc,
+                            const float* row_scale, const int32_t* row_zp, const float* col_scale,
+                            const int32_t* col_sum, const float* bias, int64_t rows, int64_t cols,
+                            bool gelu) {
+  parallel_for(rows, cols * (gelu ? 10 : 4), [&](int64_t r0, int64_t r1) {
+    std::vector<float> scratch(static_cast<size_t>(cols));
+    HWY_DYNAMIC_DISPATCH(Int8EpilogueQuantizeRows)
+    (q + r0 * cols, q_scale + r0, q_zp + r0, scratch.data(), acc + r0 * cols, row_scale + r0,
+     row_zp + r0, col_scale, col_sum, bias, r1 - r0, cols, gelu);
   });
 }
 

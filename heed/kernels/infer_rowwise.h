@@ -35,4 +35,13 @@ void int8_epilogue_ref(float* out, const int32_t* acc, const float* row_scale,
                        const int32_t* row_zp, const float* col_scale, const int32_t* col_sum,
                        const float* bias, int64_t rows, int64_t cols, bool gelu, bool accumulate);
 
+// int8_epilogue (without accumulate) followed by quantize_rows_u8 of its output, one row at
+// a time through a row-sized scratch: the (rows, cols) f32 result is never written. For an
+// int8 layer whose output is only the next int8 layer's input (the FFN's GELU up-projection).
+// Bit-identical to the two calls in sequence.
+void int8_epilogue_quantize(uint8_t* q, float* q_scale, int32_t* q_zp, const int32_t* acc,
+                            const float* row_scale, const int32_t* row_zp, const float* col_scale,
+                            const int32_t* col_sum, const float* bias, int64_t rows, int64_t cols,
+                            bool gelu);
+
 }  // namespace heed::kernels

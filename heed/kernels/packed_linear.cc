@@ -182,10 +182,7 @@ void PackedLinear::forward(void* out, const void* in, int64_t M) const {
   dnnl_cpu_stream().wait();
 }
 
-void PackedLinear::forward_int8(float* out, const uint8_t* in, const float* in_scale,
-                                const int32_t* in_zp, int32_t* acc, int64_t M) const {
-  HEED_CHECK(cfg_.precision == LinearPrecision::Int8, "PackedLinear: forward_int8 needs Int8");
-  if (M == 0) return;
+void PackedLinear::int8_gemm(const uint8_t* in, int32_t* acc, int64_t M) const {
   const Impl::Entry& e = impl_->entry(cfg_, M);
   auto& eng = dnnl_cpu_engine();
   const memory src(memory::desc({M, cfg_.in}, dt::u8, memory::format_tag::ab), eng,
@@ -194,6 +191,26 @@ void PackedLinear::forward_int8(float* out, const uint8_t* in, const float* in_s
   e.prim.execute(dnnl_cpu_stream(),
                  {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, e.weights}, {DNNL_ARG_DST, dst}});
   dnnl_cpu_stream().wait();
+}
+
+void PackedLinear::forward_int8_quantized(uint8_t* q, float* q_scale, int32_t* q_zp,
+                                          const uint8_t* in, const float* in_scale,
+                                          const int32_t* in_zp, int32_t* acc, int64_t M) const {
+  HEED_CHECK(cfg_.precision == LinearPrecision::Int8 && !cfg_.accumulate,
+             "PackedLinear: forward_int8_quantized needs Int8 without accumulate");
+  if (M == 0) return;
+  int8_gemm(in, acc, M);
+  int8_epilogue_quantize(q, q_scale, q_zp, acc, in_scale, in_zp, impl_->w_scale.data(),
+                         impl_->col_sum.data(),
+                         impl_->bias_f32.empty() ? nullptr : impl_->bias_f32.data(), M, cfg_.out,
+                         cfg_.act == LinearAct::Gelu);
+}
+
+void PackedLinear::forward_int8(float* out, const uint8_t* in, const float* in_scale,
+                                const int32_t* in_zp, int32_t* acc, int64_t M) const {
+  HEED_CHECK(cfg_.precision == LinearPrecision::Int8, "PackedLinear: forward_int8 needs Int8");
+  if (M == 0) return;
+  int8_gemm(in, acc, M);
   int8_epilogue(out, acc, in_scale, in_zp, impl_->w_scale.data(), impl_->col_sum.data(),
                 impl_->bias_f32.empty() ? nullptr : impl_->bias_f32.data(), M, cfg_.out,
                 cfg_.act == LinearAct::Gelu, cfg_.accumulate);

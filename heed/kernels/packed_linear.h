@@ -44,6 +44,13 @@ class PackedLinear {
   void forward_int8(float* out, const uint8_t* in, const float* in_scale, const int32_t* in_zp,
                     int32_t* acc, int64_t M) const;
 
+  // Int8 without accumulate: as forward_int8, but the output goes straight to the next int8
+  // layer's input, quantized per row (q (M, N), q_scale, q_zp as quantize_rows_u8 gives), and
+  // the f32 output is never stored. Bit-identical to forward_int8 then quantize_rows_u8.
+  void forward_int8_quantized(uint8_t* q, float* q_scale, int32_t* q_zp, const uint8_t* in,
+                              const float* in_scale, const int32_t* in_zp, int32_t* acc,
+                              int64_t M) const;
+
   const PackedLinearConfig& config() const { return cfg_; }
   // Bytes of packed weights (for the memory report).
   int64_t weight_bytes() const;
@@ -51,6 +58,8 @@ class PackedLinear {
   void int8_weights(int8_t* w, float* scale) const;
 
  private:
+  void int8_gemm(const uint8_t* in, int32_t* acc, int64_t M) const;  // acc = in W^T (s32)
+
   struct Impl;
   PackedLinearConfig cfg_;
   std::unique_ptr<Impl> impl_;

@@ -103,7 +103,9 @@ BertBenchResult run_bert_bench(const BertBenchOptions& o) {
 
   if (o.mode == BenchMode::Infer) {
     infer::BertEngine engine(cfg, infer::random_bert_weights(cfg, o.seed),
-                             {.precision = o.precision, .pooler = false});
+                             {.precision = o.precision, .pooler = false,
+                              .attention_bf16 = o.attention_bf16});
+    r.attention = engine.attention_in_bf16() ? "bf16" : "f32";
     std::vector<float> hidden(size_t(M * cfg.hidden_size));
     time_iters(o, r, [&] {
       engine.forward(hidden.data(), nullptr, ids.data(), nullptr, nullptr, B, T);
@@ -190,14 +192,16 @@ std::string format_bench(const BertBenchOptions& o, const BertBenchResult& r, bo
   const std::string_view prec = infer::precision_name(o.precision);
   const char* head = o.mode != BenchMode::Train ? "" : o.fused_head ? "fused" : "unfused";
   std::string s = fmt::format(
-      "heed bench: model {} mode {} dtype {} batch {} seq {} threads {} iters {}{}\n"
+      "heed bench: model {} mode {} dtype {} batch {} seq {} threads {} iters {}{}{}\n"
       "  latency median {:.2f} ms (min {:.2f}, max {:.2f})\n"
       "  tokens/s {:.0f}\n"
       "  {:.1f} GFLOP per iteration -> {:.1f} GFLOP/s\n"
       "  peak RSS {:.0f} MB; CPU time {:.2f} s over {} timed iterations\n"
       "{}",
       o.model_config, mode, prec, o.batch, o.seq, r.threads, o.iters,
-      *head ? fmt::format(" mlm-head {}", head) : std::string(), r.latency_ms_median,
+      *head ? fmt::format(" mlm-head {}", head) : std::string(),
+      o.mode == BenchMode::Infer ? fmt::format(" attention {}", r.attention) : std::string(),
+      r.latency_ms_median,
       r.latency_ms_min, r.latency_ms_max, r.tokens_per_s, r.gflop, r.gflops, r.peak_rss_mb,
       r.cpu_s, o.iters,
       o.mode == BenchMode::Infer
@@ -216,11 +220,11 @@ std::string format_bench(const BertBenchOptions& o, const BertBenchResult& r, bo
         "\"threads\":{},\"latency_ms_median\":{:.3f},\"latency_ms_min\":{:.3f},"
         "\"latency_ms_max\":{:.3f},\"tokens_per_s\":{:.1f},\"gflop\":{:.3f},\"gflops\":{:.2f},"
         "\"peak_rss_mb\":{:.1f},\"cpu_s\":{:.3f},\"peft\":\"{}\",\"trainable_params\":{},"
-        "\"total_params\":{},\"mlm_head\":\"{}\",\"latencies_ms\":[{}]}}\n",
+        "\"total_params\":{},\"mlm_head\":\"{}\",\"attention\":\"{}\",\"latencies_ms\":[{}]}}\n",
         o.model_config, mode, prec, o.batch, o.seq, r.threads, r.latency_ms_median,
         r.latency_ms_min, r.latency_ms_max, r.tokens_per_s, r.gflop, r.gflops, r.peak_rss_mb,
         r.cpu_s, o.peft, r.trainable_params, r.total_params,
-        head, lat);
+        head, r.attention, lat);
   }
   return s;
 }

@@ -37,6 +37,9 @@ struct BertBenchOptions {
   // Train: the MLM loss through ops::linear_cross_entropy (the full logits never exist);
   // false materialises the (B, T, V) logits and their gradient, as PyTorch/HF do.
   bool fused_head = true;
+  // Infer, bf16 and int8: attention with bf16 products where the CPU has AVX512_BF16
+  // (infer::BertEngineOptions::attention_bf16); false runs the f32 attention kernel.
+  bool attention_bf16 = true;
 };
 
 struct BertBenchResult {
@@ -47,6 +50,7 @@ struct BertBenchResult {
   double cpu_s = 0;  // user + system CPU time of the timed iterations
   int threads = 0;
   int64_t trainable_params = 0, total_params = 0;  // training modes
+  std::string attention = "f32";                   // infer: the attention kernel, bf16 or f32
 };
 
 // bert-base-uncased ("base") or google/bert_uncased_L-4_H-256_A-4 ("mini") dims, or the

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "heed/base/bf16.h"
+#include "heed/base/error.h"
 #include "heed/kernels/gemm.h"
 #include "heed/kernels/infer_rowwise.h"
 #include "heed/kernels/packed_linear.h"
@@ -174,8 +175,53 @@ TEST(InferRowwise, MatchScalarTwinsOnEveryTarget) {
                             colsum.data(), b.data(), rows, cols, gelu, accumulate);
           EXPECT_TRUE(all_close(o1, o2, 2e-6, 1e-5));
         }
+      // The fused epilogue + quantization equals the two fast kernels in sequence, bit for bit.
+      for (const bool gelu : {false, true})
+        for (const float* bias : {static_cast<const float*>(nullptr), b.data()}) {
+          std::vector<float> y(x.size()), fs(static_cast<size_t>(rows)), us(static_cast<size_t>(rows));
+          std::vector<int32_t> fz(static_cast<size_t>(rows)), uz(static_cast<size_t>(rows));
+          std::vector<uint8_t> fq(x.size()), uq(x.size());
+          int8_epilogue(y.data(), acc.data(), rs.data(), rz.data(), cs.data(), colsum.data(),
+                        bias, rows, cols, gelu, false);
+          quantize_rows_u8(uq.data(), us.data(), uz.data(), y.data(), rows, cols);
+          int8_epilogue_quantize(fq.data(), fs.data(), fz.data(), acc.data(), rs.data(),
+                                 rz.data(), cs.data(), colsum.data(), bias, rows, cols, gelu);
+          EXPECT_EQ(fq, uq);
+          EXPECT_EQ(fs, us);
+          EXPECT_EQ(fz, uz);
+        }
     }
   });
+}
+
+TEST(PackedLinear, Int8QuantizedOutputEqualsForwardThenQuantize) {
+  for (const Size s : kSizes) {
+    SCOPED_TRACE(::testing::Message() << "M=" << s.M << " N=" << s.N << " K=" << s.K);
+    const auto x = randn(s.M * s.K, 14), w = randn(s.N * s.K, 15, 0.1f), b = randn(s.N, 16);
+    PackedLinear lin(w.data(), b.data(),
+                     {.in = s.K, .out = s.N, .precision = LinearPrecision::Int8,
+                      .act = LinearAct::Gelu});
+    std::vector<uint8_t> q(x.size()), q1(size_t(s.M * s.N)), q2(q1.size());
+    std::vector<float> xs(size_t(s.M)), s1(size_t(s.M)), s2(size_t(s.M)), y(q1.size());
+    std::vector<int32_t> xz(size_t(s.M)), z1(size_t(s.M)), z2(size_t(s.M)), acc(q1.size());
+    quantize_rows_u8(q.data(), xs.data(), xz.data(), x.data(), s.M, s.K);
+    lin.forward_int8(y.data(), q.data(), xs.data(), xz.data(), acc.data(), s.M);
+    quantize_rows_u8(q1.data(), s1.data(), z1.data(), y.data(), s.M, s.N);
+    lin.forward_int8_quantized(q2.data(), s2.data(), z2.data(), q.data(), xs.data(), xz.data(),
+                               acc.data(), s.M);
+    EXPECT_EQ(q1, q2);
+    EXPECT_EQ(s1, s2);
+    EXPECT_EQ(z1, z2);
+  }
+  const auto w = randn(8 * 4, 17);
+  PackedLinear acc_lin(w.data(), nullptr,
+                       {.in = 4, .out = 8, .precision = LinearPrecision::Int8, .accumulate = true});
+  std::vector<uint8_t> q(8);
+  std::vector<float> sc(1);
+  std::vector<int32_t> z(1), a(8);
+  EXPECT_THROW(acc_lin.forward_int8_quantized(q.data(), sc.data(), z.data(), q.data(), sc.data(),
+                                              z.data(), a.data(), 1),
+               Error);
 }
 
 }  // namespace
