@@ -240,11 +240,17 @@ void register_demo(CLI::App& app) {
   sub->add_option("--seq", o->seq, "Sequence length for pretraining and fine-tuning")->capture_default_str();
   sub->add_option("--batch", o->batch, "Batch size")->capture_default_str();
   sub->add_option("--lr", o->lr, "Pretraining peak learning rate")->capture_default_str();
-  sub->add_option("--epochs", o->epochs, "fine_foods fine-tuning epochs")->capture_default_str();
-  sub->add_option("--finetune-lr", o->ft_lr, "fine_foods fine-tuning peak learning rate")->capture_default_str();
+  sub->add_option("--epochs", o->epochs, "fine_foods fine-tuning epochs")
+      ->check(CLI::Range(int64_t{1}, int64_t{10000}))
+      ->capture_default_str();
+  sub->add_option("--finetune-lr", o->ft_lr, "fine_foods fine-tuning peak learning rate")
+      ->check(CLI::Range(1e-9, 10.0))
+      ->capture_default_str();
   sub->add_option("--topic-epochs", o->topic_epochs, "--full: debian_topic fine-tuning epochs")
+      ->check(CLI::Range(int64_t{1}, int64_t{10000}))
       ->capture_default_str();
   sub->add_option("--topic-lr", o->topic_lr, "--full: debian_topic fine-tuning peak learning rate")
+      ->check(CLI::Range(1e-9, 10.0))
       ->capture_default_str();
   sub->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   sub->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();

@@ -60,11 +60,18 @@ TEST(DemoCli, FullPipelineAtToySizeThenResumes) {
   EXPECT_EQ(summary2["debian_topic_validation"], summary["debian_topic_validation"]);
 }
 
-TEST(DemoCli, MissingDataFolderIsNamed) {
+TEST(DemoCli, MissingDataFolderAndBadRecipesAreNamed) {
   const auto dir = test_dir();
   const HeedRun r = run_heed("demo --data " + q(dir / "nowhere") + " --out " + q(dir / "o"));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("nowhere/en_pretrain"), std::string::npos) << r.err;
+  for (const char* bad : {"--topic-epochs 0", "--topic-lr -1", "--epochs 0", "--finetune-lr 0"}) {
+    const HeedRun b = run_heed(std::string("demo --full ") + bad + " --out " + q(dir / "o"));
+    EXPECT_NE(b.status, 0) << bad;
+    EXPECT_NE(b.err.find(std::string(bad).substr(0, std::string(bad).find(' '))), std::string::npos)
+        << bad << ": " << b.err;
+    EXPECT_FALSE(std::filesystem::exists(dir / "o")) << bad << ": ran before failing";
+  }
 }
 
 }  // namespace
