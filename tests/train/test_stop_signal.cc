@@ -30,12 +30,15 @@ void block_stop_signals_here() {
   pthread_sigmask(SIG_BLOCK, &s, nullptr);
 }
 
-// One signal at a time: the next goes only after the computing loop has counted the last
-// one and a fresh guard has reset received() to 0, so no signal is ever a "second" one.
-void send_signals(const std::atomic<bool>& done, const std::atomic<int>& taken) {
+// One signal at a time: signal k goes only after the computing loop has counted signal
+// k-1 and constructed guard k (armed == k + 1), whose constructor resets received() to 0.
+// So no signal is ever a "second" one, and none is wiped by a guard constructed after it
+// arrived (the sender once raced the first guard under load and lost signal 0).
+void send_signals(const std::atomic<bool>& done, const std::atomic<int>& taken,
+                  const std::atomic<int>& armed) {
   block_stop_signals_here();  // the signal must land on a thread that computes
   for (int sent = 0; !done.load();) {
-    if (taken.load() != sent || StopSignalGuard::received() != 0) {
+    if (armed.load() != sent + 1 || taken.load() != sent || StopSignalGuard::received() != 0) {
       std::this_thread::sleep_for(std::chrono::microseconds(50));
       continue;
     }
@@ -49,12 +52,13 @@ int compute_under_signals() {
   const int64_t n = 256;
   std::vector<float> a(size_t(n * n), 0.5f), b(size_t(n * n), 0.25f), c(size_t(n * n));
   std::atomic<bool> done{false};
-  std::atomic<int> taken{0};
+  std::atomic<int> taken{0}, armed{0};
   StopSignalGuard outer;  // keeps the handler installed between two inner guards
-  std::thread sender(send_signals, std::cref(done), std::cref(taken));
+  std::thread sender(send_signals, std::cref(done), std::cref(taken), std::cref(armed));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (taken.load() < kSignals && std::chrono::steady_clock::now() < deadline) {
     StopSignalGuard g;  // resets received() to 0
+    armed.fetch_add(1);
     while (StopSignalGuard::received() == 0 && std::chrono::steady_clock::now() < deadline) {
       kernels::gemm(false, true, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
       std::vector<char> churn(size_t(1) << 12);  // malloc traffic, so corruption is noticed
