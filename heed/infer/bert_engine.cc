@@ -242,6 +242,18 @@ void BertEngine::forward(float* hidden, float* pooled, const int64_t* ids, const
 
   // GEMM helpers per precision. `in` is the f32 activation; its bf16 / u8 form is made
   // here unless the caller already has it (bf16 LayerNorm outputs).
+  // Int8: per-row u8 activations (quantize_rows_u8) and the GEMMs' s32 scratch.
+  struct U8Rows {
+    uint8_t* q;
+    float* scale;
+    int32_t* zp;
+  };
+  auto quantize = [&](const float* in, int64_t K) {
+    const U8Rows u{grow(b.mq, M * K), grow(b.ms, M), grow(b.mz, M)};
+    kernels::quantize_rows_u8(u.q, u.scale, u.zp, in, M, K);
+    return u;
+  };
+  auto int8_acc = [&] { return grow(b.acc, M * std::max(3 * C, F)); };
   auto run = [&](const PackedLinear& lin, float* out, const float* in, int64_t K,
                  const uint16_t* in_b16) {
     switch (prec) {
@@ -256,11 +268,8 @@ void BertEngine::forward(float* hidden, float* pooled, const int64_t* ids, const
         break;
       }
       case Precision::Int8: {
-        uint8_t* qi = grow(b.mq, M * K);
-        float* s = grow(b.ms, M);
-        int32_t* z = grow(b.mz, M);
-        kernels::quantize_rows_u8(qi, s, z, in, M, K);
-        lin.forward_int8(out, qi, s, z, grow(b.acc, M * std::max(3 * C, F)), M);
+        const U8Rows u = quantize(in, K);
+        lin.forward_int8(out, u.q, u.scale, u.zp, int8_acc(), M);
         break;
       }
     }
@@ -310,16 +319,10 @@ void BertEngine::forward(float* hidden, float* pooled, const int64_t* ids, const
       L.down.forward(x, ib, M);
     } else if (prec == Precision::Int8 && opt_.fuse_int8_quantize) {
       // gelu(x Wi^T + bi) goes straight to u8 rows for the down-projection: no f32 (M, F).
-      uint8_t* xq = grow(b.xq, M * C);
-      float* xs = grow(b.xs, M);
-      int32_t* xz = grow(b.xz, M);
-      int32_t* acc = grow(b.acc, M * std::max(3 * C, F));
-      kernels::quantize_rows_u8(xq, xs, xz, x, M, C);
-      uint8_t* iq = grow(b.iq, M * F);
-      float* is = grow(b.is, M);
-      int32_t* iz = grow(b.iz, M);
-      L.up.forward_int8_quantized(iq, is, iz, xq, xs, xz, acc, M);
-      L.down.forward_int8(x, iq, is, iz, acc, M);
+      const U8Rows u = quantize(x, C);
+      const U8Rows inter{grow(b.iq, M * F), grow(b.is, M), grow(b.iz, M)};
+      L.up.forward_int8_quantized(inter.q, inter.scale, inter.zp, u.q, u.scale, u.zp, int8_acc(), M);
+      L.down.forward_int8(x, inter.q, inter.scale, inter.zp, int8_acc(), M);
     } else {
       float* inter = grow(b.inter, M * F);
       run(L.up, inter, x, C, nullptr);
